@@ -1,0 +1,462 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/secureflow/secureflow/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a SQLite-backed store.Store.
+type DB struct {
+	w *sql.DB // the single writer
+	r *sql.DB // readers
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed) the database at path and applies pending
+// migrations.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty path")
+	}
+	dsn := func(mode string) string {
+		q := url.Values{}
+		for _, p := range []string{
+			"journal_mode(WAL)",
+			"synchronous(FULL)",
+			"busy_timeout(10000)",
+			"foreign_keys(ON)",
+			"temp_store(MEMORY)",
+		} {
+			q.Add("_pragma", p)
+		}
+		q.Set("_txlock", "immediate")
+		if mode != "" {
+			q.Set("mode", mode)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxIdleTime(0)
+	db := &DB{w: w}
+	if err := db.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	r.SetMaxOpenConns(4)
+	db.r = r
+	return db, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db.w, sub)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// Ping checks that the database answers a query.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction.
+func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// AppendInbox implements store.Store.
+func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]bool, error) {
+	accepted := make([]bool, len(events))
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO inbox
+			(source, dedupe_key, conversation, occurred_at, received_at, payload)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedupe_key) DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("sqlite: append inbox: %w", err)
+		}
+		defer stmt.Close()
+		for i, e := range events {
+			if e.Source == "" || e.DedupeKey == "" || e.Conversation == "" || e.Payload == nil {
+				return fmt.Errorf("sqlite: append inbox: event %d lacks source, dedupe key, conversation or payload", i)
+			}
+			res, err := stmt.ExecContext(ctx, e.Source, e.DedupeKey, e.Conversation, ms(e.OccurredAt), ms(e.ReceivedAt), e.Payload)
+			if err != nil {
+				return fmt.Errorf("sqlite: append inbox: %w", err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("sqlite: append inbox: %w", err)
+			}
+			accepted[i] = n == 1
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return accepted, nil
+}
+
+// PendingInbox implements store.Store.
+func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, limit int) ([]store.InboxEvent, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, source, dedupe_key, conversation, occurred_at, received_at, payload
+		FROM inbox WHERE state = 0 AND received_at <= ? ORDER BY id LIMIT ?`, ms(readyBefore), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending inbox: %w", err)
+	}
+	defer rows.Close()
+	var out []store.InboxEvent
+	for rows.Next() {
+		var e store.InboxEvent
+		var occ, rec int64
+		if err := rows.Scan(&e.ID, &e.Source, &e.DedupeKey, &e.Conversation, &occ, &rec, &e.Payload); err != nil {
+			return nil, fmt.Errorf("sqlite: pending inbox: %w", err)
+		}
+		e.OccurredAt, e.ReceivedAt = fromMS(occ), fromMS(rec)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: pending inbox: %w", err)
+	}
+	return out, nil
+}
+
+// CompleteInbox implements store.Store.
+func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Completion) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		mark, err := tx.PrepareContext(ctx, `UPDATE inbox SET state = 1, payload = NULL WHERE id = ? RETURNING conversation`)
+		if err != nil {
+			return fmt.Errorf("sqlite: complete inbox: %w", err)
+		}
+		defer mark.Close()
+		enq, err := tx.PrepareContext(ctx, `INSERT INTO outbox
+			(lane, destination, kind, idempotency_key, conversation, ref, payload, next_attempt_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`)
+		if err != nil {
+			return fmt.Errorf("sqlite: complete inbox: %w", err)
+		}
+		defer enq.Close()
+		touch, err := tx.PrepareContext(ctx, `INSERT INTO conversations (key, created_at, last_activity_at) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET last_activity_at = excluded.last_activity_at`)
+		if err != nil {
+			return fmt.Errorf("sqlite: complete inbox: %w", err)
+		}
+		defer touch.Close()
+		seen := map[string]bool{}
+		for _, c := range done {
+			var conv string
+			if err := mark.QueryRowContext(ctx, c.InboxID).Scan(&conv); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("sqlite: complete inbox %d: %w", c.InboxID, store.ErrNotFound)
+				}
+				return fmt.Errorf("sqlite: complete inbox: %w", err)
+			}
+			if !seen[conv] {
+				seen[conv] = true
+				if _, err := touch.ExecContext(ctx, conv, ms(now), ms(now)); err != nil {
+					return fmt.Errorf("sqlite: complete inbox: %w", err)
+				}
+			}
+			for _, m := range c.Outbox {
+				if err := validOutbox(m); err != nil {
+					return err
+				}
+				next := m.NextAttemptAt
+				if next.IsZero() {
+					next = now
+				}
+				if _, err := enq.ExecContext(ctx, m.Lane, m.Destination, m.Kind, m.IdempotencyKey, m.Conversation, m.Ref, m.Payload, ms(next), ms(now)); err != nil {
+					return fmt.Errorf("sqlite: enqueue outbox: %w", err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func validOutbox(m store.OutboxMessage) error {
+	if m.Lane == "" || m.Destination == "" || m.Kind == "" || m.IdempotencyKey == "" || m.Conversation == "" || m.Payload == nil {
+		return errors.New("sqlite: outbox message lacks lane, destination, kind, idempotency key, conversation or payload")
+	}
+	return nil
+}
+
+const outboxCols = `o.id, o.lane, o.destination, o.kind, o.idempotency_key, o.conversation, o.ref,
+	o.payload, o.attempts, o.next_attempt_at, o.created_at, COALESCE(o.external_id, '')`
+
+func scanOutbox(sc interface{ Scan(...any) error }) (store.OutboxMessage, error) {
+	var m store.OutboxMessage
+	var next, created int64
+	err := sc.Scan(&m.ID, &m.Lane, &m.Destination, &m.Kind, &m.IdempotencyKey, &m.Conversation, &m.Ref,
+		&m.Payload, &m.Attempts, &next, &created, &m.ExternalID)
+	m.NextAttemptAt, m.CreatedAt = fromMS(next), fromMS(created)
+	return m, err
+}
+
+// ClaimOutbox implements store.Store.
+func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error) {
+	var out []store.OutboxMessage
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		// The head of each lane is its lowest pending id; a lane whose head
+		// is leased (in flight) or not yet due delivers nothing, which is
+		// what keeps one conversation in order.
+		rows, err := tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox o
+			JOIN (SELECT MIN(id) AS id FROM outbox WHERE state = 0 GROUP BY lane) h ON h.id = o.id
+			WHERE o.next_attempt_at <= ? AND o.lease_until <= ?
+			ORDER BY o.id LIMIT ?`, ms(now), ms(now), limit)
+		if err != nil {
+			return fmt.Errorf("sqlite: claim outbox: %w", err)
+		}
+		for rows.Next() {
+			m, err := scanOutbox(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: claim outbox: %w", err)
+			}
+			out = append(out, m)
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("sqlite: claim outbox: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: claim outbox: %w", err)
+		}
+		if len(out) == 0 {
+			return nil
+		}
+		ids := make([]string, len(out))
+		args := []any{ms(now.Add(lease))}
+		for i, m := range out {
+			ids[i] = "?"
+			args = append(args, m.ID)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (`+strings.Join(ids, ",")+`)`, args...); err != nil {
+			return fmt.Errorf("sqlite: claim outbox: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// MarkDelivered implements store.Store.
+func (db *DB) MarkDelivered(ctx context.Context, ds []store.Delivery) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, d := range ds {
+			var conv string
+			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = 1, payload = NULL, lease_until = 0,
+				delivered_at = ?, external_id = NULLIF(?, '') WHERE id = ? AND state = 0 RETURNING conversation`,
+				ms(d.At), d.ExternalID, d.ID).Scan(&conv)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // already delivered or dead-lettered: idempotent
+			}
+			if err != nil {
+				return fmt.Errorf("sqlite: mark delivered: %w", err)
+			}
+			if d.PeerConversationID != "" {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (key, peer_conversation_id, created_at, last_activity_at)
+					VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET peer_conversation_id = excluded.peer_conversation_id`,
+					conv, d.PeerConversationID, ms(d.At), ms(d.At)); err != nil {
+					return fmt.Errorf("sqlite: mark delivered: %w", err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Reschedule implements store.Store.
+func (db *DB) Reschedule(ctx context.Context, id int64, next time.Time, reason string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_until = 0,
+			last_error = ? WHERE id = ? AND state = 0`, ms(next), reason, id)
+		if err != nil {
+			return fmt.Errorf("sqlite: reschedule: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("sqlite: reschedule %d: %w", id, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// DeadLetter implements store.Store.
+func (db *DB) DeadLetter(ctx context.Context, id int64, now time.Time, reason string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO dead_letters
+			(outbox_id, lane, destination, kind, idempotency_key, conversation, payload, attempts, reason, created_at)
+			SELECT id, lane, destination, kind, idempotency_key, conversation, payload, attempts + 1, ?, ?
+			FROM outbox WHERE id = ? AND state = 0`, reason, ms(now), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: dead letter: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("sqlite: dead letter %d: %w", id, store.ErrNotFound)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM outbox WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("sqlite: dead letter: %w", err)
+		}
+		return nil
+	})
+}
+
+// DeadLetters implements store.Store.
+func (db *DB) DeadLetters(ctx context.Context, limit int) ([]store.DeadLetter, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, outbox_id, lane, destination, kind, idempotency_key, conversation,
+		payload, attempts, reason, created_at FROM dead_letters ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: dead letters: %w", err)
+	}
+	defer rows.Close()
+	var out []store.DeadLetter
+	for rows.Next() {
+		var d store.DeadLetter
+		var created int64
+		if err := rows.Scan(&d.ID, &d.OutboxID, &d.Lane, &d.Destination, &d.Kind, &d.IdempotencyKey, &d.Conversation,
+			&d.Payload, &d.Attempts, &d.Reason, &created); err != nil {
+			return nil, fmt.Errorf("sqlite: dead letters: %w", err)
+		}
+		d.CreatedAt = fromMS(created)
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// FindOutbox implements store.Store.
+func (db *DB) FindOutbox(ctx context.Context, destination, id string) (store.OutboxMessage, error) {
+	row := db.r.QueryRowContext(ctx, `SELECT `+outboxCols+` FROM outbox o
+		WHERE o.destination = ? AND (o.idempotency_key = ? OR o.external_id = ?) ORDER BY o.id LIMIT 1`, destination, id, id)
+	m, err := scanOutbox(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.OutboxMessage{}, fmt.Errorf("sqlite: outbox %s/%s: %w", destination, id, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.OutboxMessage{}, fmt.Errorf("sqlite: find outbox: %w", err)
+	}
+	return m, nil
+}
+
+// Conversation implements store.Store.
+func (db *DB) Conversation(ctx context.Context, key string) (store.Conversation, error) {
+	var c store.Conversation
+	var created, last int64
+	err := db.r.QueryRowContext(ctx, `SELECT key, peer_conversation_id, created_at, last_activity_at
+		FROM conversations WHERE key = ?`, key).Scan(&c.Key, &c.PeerConversationID, &created, &last)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Conversation{}, fmt.Errorf("sqlite: conversation: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Conversation{}, fmt.Errorf("sqlite: conversation: %w", err)
+	}
+	c.CreatedAt, c.LastActivityAt = fromMS(created), fromMS(last)
+	return c, nil
+}
+
+// Prune implements store.Store.
+func (db *DB) Prune(ctx context.Context, inboxBefore, outboxBefore time.Time) (int64, error) {
+	var total int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []struct {
+			sql string
+			at  time.Time
+		}{
+			{`DELETE FROM inbox WHERE state = 1 AND received_at < ?`, inboxBefore},
+			{`DELETE FROM outbox WHERE state = 1 AND delivered_at < ?`, outboxBefore},
+		} {
+			res, err := tx.ExecContext(ctx, q.sql, ms(q.at))
+			if err != nil {
+				return fmt.Errorf("sqlite: prune: %w", err)
+			}
+			n, _ := res.RowsAffected()
+			total += n
+		}
+		return nil
+	})
+	return total, err
+}
+
+// Stats implements store.Store.
+func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
+	var s store.Stats
+	err := db.r.QueryRowContext(ctx, `SELECT
+		(SELECT COUNT(*) FROM inbox WHERE state = 0),
+		(SELECT COUNT(*) FROM inbox WHERE state = 1),
+		(SELECT COUNT(*) FROM outbox WHERE state = 0),
+		(SELECT COUNT(*) FROM outbox WHERE state = 1),
+		(SELECT COUNT(*) FROM dead_letters),
+		(SELECT COUNT(*) FROM conversations)`).Scan(
+		&s.InboxPending, &s.InboxDone, &s.OutboxPending, &s.OutboxDelivered, &s.DeadLetters, &s.Conversations)
+	if err != nil {
+		return store.Stats{}, fmt.Errorf("sqlite: stats: %w", err)
+	}
+	return s, nil
+}

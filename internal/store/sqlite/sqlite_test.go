@@ -1,0 +1,45 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/secureflow/secureflow/internal/store"
+	"github.com/secureflow/secureflow/internal/store/sqlite"
+	"github.com/secureflow/secureflow/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	})
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AppendInbox(ctx, []store.InboxEvent{{Source: "s", DedupeKey: "k", Conversation: "c", Payload: []byte("p")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen (migrations must be idempotent): %v", err)
+	}
+	defer db.Close()
+	st, err := db.Stats(ctx)
+	if err != nil || st.InboxPending != 1 {
+		t.Fatalf("after reopen stats = %+v, %v", st, err)
+	}
+}

@@ -1,0 +1,170 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a lookup matches nothing.
+var ErrNotFound = errors.New("not found")
+
+// InboxEvent is one accepted webhook event (a customer message, a status, an
+// agent message), stored before the webhook is acknowledged.
+type InboxEvent struct {
+	// ID is assigned by the store, increasing in acceptance order.
+	ID int64
+	// Source is the delivering side, e.g. "whatsapp" or "genesys".
+	Source string
+	// DedupeKey identifies the event within Source; a second event with the
+	// same (Source, DedupeKey) is a redelivery and is not stored again.
+	DedupeKey string
+	// Conversation is the ordering key: events of one conversation are
+	// processed in order.
+	Conversation string
+	// OccurredAt is the event's own timestamp, as the channel reported it.
+	OccurredAt time.Time
+	// ReceivedAt is when the gateway accepted it.
+	ReceivedAt time.Time
+	// Payload is the sealed event; nil once processed.
+	Payload []byte
+}
+
+// OutboxMessage is one message to deliver to a destination.
+type OutboxMessage struct {
+	// ID is assigned by the store, increasing in enqueue order.
+	ID int64
+	// Lane is the ordering key: one lane delivers strictly in ID order, one
+	// message at a time. Lanes are independent.
+	Lane string
+	// Destination is the receiving side, e.g. "genesys" or "whatsapp".
+	Destination string
+	// Kind distinguishes messages, receipts and read marks.
+	Kind string
+	// IdempotencyKey is unique; enqueuing it again is a no-op, and the
+	// dispatcher sends it to the receiver so a resend can be dropped there.
+	IdempotencyKey string
+	// Conversation is the conversation the message belongs to.
+	Conversation string
+	// Ref is the id of the corresponding message on the other side (the
+	// WhatsApp message id for a message forwarded to Genesys, the Genesys
+	// message id for one forwarded to WhatsApp), used to route receipts.
+	Ref string
+	// Payload is the sealed message; nil once delivered.
+	Payload []byte
+	// Attempts counts delivery attempts that failed and were rescheduled.
+	Attempts int
+	// NextAttemptAt is the earliest time the message may be (re)tried.
+	NextAttemptAt time.Time
+	// CreatedAt is when it was enqueued.
+	CreatedAt time.Time
+	// ExternalID is the id the destination assigned, once delivered.
+	ExternalID string
+}
+
+// Completion records that an inbox event was processed, and what it
+// produced, atomically.
+type Completion struct {
+	// InboxID is the processed event.
+	InboxID int64
+	// Outbox lists the messages the event produced (possibly none).
+	Outbox []OutboxMessage
+}
+
+// Delivery records a successful delivery.
+type Delivery struct {
+	// ID is the outbox message.
+	ID int64
+	// ExternalID is the id the destination assigned, if any.
+	ExternalID string
+	// PeerConversationID is the destination's conversation id, if it
+	// reported one (Genesys does); it is remembered on the conversation.
+	PeerConversationID string
+	// At is the delivery time.
+	At time.Time
+}
+
+// DeadLetter is a message that will never be delivered, kept sealed for an
+// operator to inspect or replay.
+type DeadLetter struct {
+	ID             int64
+	OutboxID       int64
+	Lane           string
+	Destination    string
+	Kind           string
+	IdempotencyKey string
+	Conversation   string
+	Payload        []byte
+	Attempts       int
+	Reason         string
+	CreatedAt      time.Time
+}
+
+// Conversation is what the gateway remembers about one conversation.
+type Conversation struct {
+	// Key is the gateway's conversation key.
+	Key string
+	// PeerConversationID is the contact centre's conversation id, once
+	// known.
+	PeerConversationID string
+	// CreatedAt and LastActivityAt bound its activity.
+	CreatedAt, LastActivityAt time.Time
+}
+
+// Stats counts rows by state, for readiness and metrics.
+type Stats struct {
+	InboxPending, InboxDone        int64
+	OutboxPending, OutboxDelivered int64
+	DeadLetters, Conversations     int64
+}
+
+// Store is the persistence contract. Every method is safe for concurrent use.
+// Implementations: store/sqlite (embedded default) and store/postgres; both
+// pass storetest.Run.
+type Store interface {
+	// AppendInbox stores events durably in one transaction and reports, per
+	// event, whether it was new (false: a redelivery, already stored).
+	// Events must have Source, DedupeKey, Conversation and Payload.
+	AppendInbox(ctx context.Context, events []InboxEvent) (accepted []bool, err error)
+	// PendingInbox returns up to limit unprocessed events received at or
+	// before readyBefore, in ID order.
+	PendingInbox(ctx context.Context, readyBefore time.Time, limit int) ([]InboxEvent, error)
+	// CompleteInbox atomically marks events processed (erasing their
+	// payloads), enqueues the outbox messages they produced (ignoring
+	// idempotency keys already present), and records activity on their
+	// conversations.
+	CompleteInbox(ctx context.Context, now time.Time, done []Completion) error
+
+	// ClaimOutbox leases up to limit messages that are due at now and are
+	// each the oldest undelivered message of their lane, so that a lane
+	// never has two messages in flight. A lease expires after lease, after
+	// which the message is claimable again (the holder crashed).
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxMessage, error)
+	// MarkDelivered records deliveries, erasing their payloads.
+	MarkDelivered(ctx context.Context, deliveries []Delivery) error
+	// Reschedule releases the lease on a message after a failed attempt,
+	// counts the attempt and sets the next attempt time.
+	Reschedule(ctx context.Context, id int64, next time.Time, reason string) error
+	// DeadLetter moves a message that can never be delivered out of its
+	// lane into the dead-letter table.
+	DeadLetter(ctx context.Context, id int64, now time.Time, reason string) error
+	// DeadLetters lists dead letters, newest first.
+	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// FindOutbox finds a delivered or pending message for destination whose
+	// idempotency key or external id is id.
+	FindOutbox(ctx context.Context, destination, id string) (OutboxMessage, error)
+
+	// Conversation returns what is known about a conversation.
+	Conversation(ctx context.Context, key string) (Conversation, error)
+
+	// Prune deletes processed inbox events received before inboxBefore
+	// (their dedupe keys expire with them) and delivered outbox messages
+	// delivered before outboxBefore. It returns the number of rows deleted.
+	Prune(ctx context.Context, inboxBefore, outboxBefore time.Time) (int64, error)
+	// Stats counts rows by state.
+	Stats(ctx context.Context) (Stats, error)
+	// Ping checks that the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}

@@ -1,0 +1,368 @@
+// Package storetest is the conformance suite every store.Store
+// implementation must pass. Each implementation's tests call Run with a
+// function that opens a fresh, empty store.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/secureflow/secureflow/internal/store"
+)
+
+// Opener returns a fresh, empty, migrated store; Run closes it.
+type Opener func(t *testing.T) store.Store
+
+var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+
+// Run runs the conformance suite.
+func Run(t *testing.T, open Opener) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"AppendInboxDedupes", testAppendInboxDedupes},
+		{"AppendInboxConcurrentDuplicates", testAppendInboxConcurrentDuplicates},
+		{"AppendInboxRejectsIncomplete", testAppendInboxRejectsIncomplete},
+		{"PendingInboxOrderAndReadiness", testPendingInbox},
+		{"CompleteInboxErasesAndEnqueues", testCompleteInbox},
+		{"CompleteInboxIdempotentOutbox", testCompleteInboxIdempotent},
+		{"ClaimOutboxOneHeadPerLane", testClaimOneHeadPerLane},
+		{"ClaimOutboxLeaseExpiry", testClaimLeaseExpiry},
+		{"RescheduleBlocksLane", testRescheduleBlocksLane},
+		{"DeadLetterUnblocksLane", testDeadLetter},
+		{"FindOutboxAndConversation", testFindOutbox},
+		{"PruneKeepsPendingAndRecent", testPrune},
+		{"Stats", testStats},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := open(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tt.fn(t, s)
+		})
+	}
+}
+
+func ev(source, key, conv string, at time.Time) store.InboxEvent {
+	return store.InboxEvent{Source: source, DedupeKey: key, Conversation: conv, OccurredAt: at, ReceivedAt: at, Payload: []byte("sealed:" + key)}
+}
+
+func out(dest, conv, key string) store.OutboxMessage {
+	return store.OutboxMessage{Lane: dest + "/" + conv, Destination: dest, Kind: "message", IdempotencyKey: key,
+		Conversation: conv, Ref: "ref-" + key, Payload: []byte("sealed:" + key)}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pending(t *testing.T, s store.Store, at time.Time) []store.InboxEvent {
+	t.Helper()
+	evs, err := s.PendingInbox(context.Background(), at, 1000)
+	must(t, err)
+	return evs
+}
+
+func claim(t *testing.T, s store.Store, at time.Time) []store.OutboxMessage {
+	t.Helper()
+	ms, err := s.ClaimOutbox(context.Background(), at, time.Minute, 1000)
+	must(t, err)
+	return ms
+}
+
+func keys(ms []store.OutboxMessage) []string {
+	var k []string
+	for _, m := range ms {
+		k = append(k, m.IdempotencyKey)
+	}
+	return k
+}
+
+func testAppendInboxDedupes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	acc, err := s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "m1", "c1", t0), ev("whatsapp", "m2", "c1", t0), ev("genesys", "m1", "c9", t0)})
+	must(t, err)
+	if fmt.Sprint(acc) != "[true true true]" {
+		t.Fatalf("first append accepted = %v", acc)
+	}
+	acc, err = s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "m2", "c1", t0), ev("whatsapp", "m3", "c1", t0)})
+	must(t, err)
+	if fmt.Sprint(acc) != "[false true]" {
+		t.Fatalf("redelivery accepted = %v, want [false true]", acc)
+	}
+	// Still a duplicate after processing: the dedupe key outlives the payload.
+	evs := pending(t, s, t0)
+	must(t, s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: evs[0].ID}}))
+	acc, err = s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "m1", "c1", t0)})
+	must(t, err)
+	if acc[0] {
+		t.Fatal("a processed event was accepted again")
+	}
+	if got := len(pending(t, s, t0)); got != 3 {
+		t.Fatalf("pending = %d, want 3", got)
+	}
+}
+
+func testAppendInboxConcurrentDuplicates(t *testing.T, s store.Store) {
+	// Meta delivers concurrently and may send the same event twice within
+	// the same second; exactly one copy may be accepted.
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	accepted := 0
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			acc, err := s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "same", "c1", t0)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if acc[0] {
+				mu.Lock()
+				accepted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted != 1 {
+		t.Fatalf("accepted %d copies, want 1", accepted)
+	}
+}
+
+func testAppendInboxRejectsIncomplete(t *testing.T, s store.Store) {
+	e := ev("whatsapp", "m1", "c1", t0)
+	e.Payload = nil
+	if _, err := s.AppendInbox(context.Background(), []store.InboxEvent{ev("whatsapp", "ok", "c1", t0), e}); err == nil {
+		t.Fatal("event without payload accepted")
+	}
+	if got := len(pending(t, s, t0)); got != 0 {
+		t.Fatalf("a failed batch left %d events behind; batches must be atomic", got)
+	}
+}
+
+func testPendingInbox(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, err := s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "a", "c1", t0), ev("whatsapp", "b", "c2", t0.Add(time.Second))})
+	must(t, err)
+	_, err = s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "c", "c1", t0.Add(2*time.Second))})
+	must(t, err)
+	if got := len(pending(t, s, t0.Add(time.Second))); got != 2 {
+		t.Fatalf("ready at t0+1s = %d, want 2 (readiness by received time)", got)
+	}
+	evs := pending(t, s, t0.Add(time.Hour))
+	if len(evs) != 3 || evs[0].DedupeKey != "a" || evs[1].DedupeKey != "b" || evs[2].DedupeKey != "c" {
+		t.Fatalf("order = %+v, want a b c", evs)
+	}
+	if !(evs[0].ID < evs[1].ID && evs[1].ID < evs[2].ID) {
+		t.Fatal("ids do not increase in acceptance order")
+	}
+	if string(evs[2].Payload) != "sealed:c" || !evs[2].OccurredAt.Equal(t0.Add(2*time.Second)) || evs[2].Conversation != "c1" {
+		t.Fatalf("round trip lost fields: %+v", evs[2])
+	}
+	limited, err := s.PendingInbox(ctx, t0.Add(time.Hour), 1)
+	must(t, err)
+	if len(limited) != 1 {
+		t.Fatalf("limit ignored: %d", len(limited))
+	}
+}
+
+func testCompleteInbox(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, err := s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "a", "c1", t0)})
+	must(t, err)
+	evs := pending(t, s, t0)
+	must(t, s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: evs[0].ID, Outbox: []store.OutboxMessage{out("genesys", "c1", "k1"), out("genesys", "c1", "k2")}}}))
+	if got := len(pending(t, s, t0)); got != 0 {
+		t.Fatalf("completed event still pending")
+	}
+	ms := claim(t, s, t0)
+	if fmt.Sprint(keys(ms)) != "[k1]" {
+		t.Fatalf("claimed %v, want only the lane head k1", keys(ms))
+	}
+	if ms[0].Ref != "ref-k1" || string(ms[0].Payload) != "sealed:k1" || ms[0].Conversation != "c1" {
+		t.Fatalf("outbox round trip lost fields: %+v", ms[0])
+	}
+	if err := s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: 999999}}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("completing an unknown event: %v, want ErrNotFound", err)
+	}
+	c, err := s.Conversation(ctx, "c1")
+	must(t, err)
+	if !c.LastActivityAt.Equal(t0) {
+		t.Fatalf("conversation activity = %v", c.LastActivityAt)
+	}
+}
+
+func testCompleteInboxIdempotent(t *testing.T, s store.Store) {
+	// Reprocessing after a crash produces the same idempotency keys; they
+	// must not be enqueued twice.
+	ctx := context.Background()
+	_, err := s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "a", "c1", t0), ev("whatsapp", "b", "c1", t0)})
+	must(t, err)
+	evs := pending(t, s, t0)
+	must(t, s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: evs[0].ID, Outbox: []store.OutboxMessage{out("genesys", "c1", "k1")}}}))
+	must(t, s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: evs[1].ID, Outbox: []store.OutboxMessage{out("genesys", "c1", "k1")}}}))
+	st, err := s.Stats(ctx)
+	must(t, err)
+	if st.OutboxPending != 1 {
+		t.Fatalf("outbox pending = %d, want 1", st.OutboxPending)
+	}
+}
+
+func seedOutbox(t *testing.T, s store.Store, msgs ...store.OutboxMessage) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := s.AppendInbox(ctx, []store.InboxEvent{ev("test", fmt.Sprint(time.Now().UnixNano()), "seed", t0)})
+	must(t, err)
+	evs := pending(t, s, t0)
+	must(t, s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: evs[len(evs)-1].ID, Outbox: msgs}}))
+}
+
+func testClaimOneHeadPerLane(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedOutbox(t, s, out("genesys", "c1", "a1"), out("genesys", "c2", "b1"), out("genesys", "c1", "a2"), out("whatsapp", "c1", "w1"))
+	first := claim(t, s, t0)
+	if fmt.Sprint(keys(first)) != "[a1 b1 w1]" {
+		t.Fatalf("first claim = %v, want one head per lane [a1 b1 w1]", keys(first))
+	}
+	if again := claim(t, s, t0); len(again) != 0 {
+		t.Fatalf("claimed %v while every lane head is leased", keys(again))
+	}
+	must(t, s.MarkDelivered(ctx, []store.Delivery{{ID: first[0].ID, ExternalID: "ext-a1", PeerConversationID: "gc-1", At: t0}}))
+	next := claim(t, s, t0)
+	if fmt.Sprint(keys(next)) != "[a2]" {
+		t.Fatalf("after delivering a1, claim = %v, want [a2]", keys(next))
+	}
+	// Marking twice is harmless.
+	must(t, s.MarkDelivered(ctx, []store.Delivery{{ID: first[0].ID, At: t0}}))
+	c, err := s.Conversation(ctx, "c1")
+	must(t, err)
+	if c.PeerConversationID != "gc-1" {
+		t.Fatalf("peer conversation id = %q, want gc-1", c.PeerConversationID)
+	}
+}
+
+func testClaimLeaseExpiry(t *testing.T, s store.Store) {
+	seedOutbox(t, s, out("genesys", "c1", "a1"))
+	if got := claim(t, s, t0); len(got) != 1 {
+		t.Fatalf("claim = %d", len(got))
+	}
+	if got := claim(t, s, t0.Add(59*time.Second)); len(got) != 0 {
+		t.Fatal("claimed while the lease holds")
+	}
+	got := claim(t, s, t0.Add(61*time.Second))
+	if fmt.Sprint(keys(got)) != "[a1]" {
+		t.Fatalf("after lease expiry claim = %v, want [a1] (holder crashed, message resent)", keys(got))
+	}
+}
+
+func testRescheduleBlocksLane(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedOutbox(t, s, out("genesys", "c1", "a1"), out("genesys", "c1", "a2"), out("genesys", "c2", "b1"))
+	got := claim(t, s, t0)
+	must(t, s.Reschedule(ctx, got[0].ID, t0.Add(10*time.Second), "http 500"))
+	must(t, s.MarkDelivered(ctx, []store.Delivery{{ID: got[1].ID, At: t0}}))
+	if got := claim(t, s, t0.Add(5*time.Second)); len(got) != 0 {
+		t.Fatalf("claimed %v before the retry time; a2 must wait behind a1", keys(got))
+	}
+	got = claim(t, s, t0.Add(10*time.Second))
+	if fmt.Sprint(keys(got)) != "[a1]" || got[0].Attempts != 1 {
+		t.Fatalf("retry claim = %v attempts=%d, want [a1] with 1 attempt", keys(got), got[0].Attempts)
+	}
+	if err := s.Reschedule(ctx, 999999, t0, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("reschedule unknown: %v", err)
+	}
+}
+
+func testDeadLetter(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedOutbox(t, s, out("genesys", "c1", "a1"), out("genesys", "c1", "a2"))
+	got := claim(t, s, t0)
+	must(t, s.DeadLetter(ctx, got[0].ID, t0, "http 400 invalid destination"))
+	got = claim(t, s, t0)
+	if fmt.Sprint(keys(got)) != "[a2]" {
+		t.Fatalf("after dead-lettering a1, claim = %v, want [a2]", keys(got))
+	}
+	dl, err := s.DeadLetters(ctx, 10)
+	must(t, err)
+	if len(dl) != 1 || dl[0].IdempotencyKey != "a1" || dl[0].Reason != "http 400 invalid destination" || string(dl[0].Payload) != "sealed:a1" || dl[0].Attempts != 1 {
+		t.Fatalf("dead letters = %+v", dl)
+	}
+	if err := s.DeadLetter(ctx, got[0].ID+1000, t0, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("dead-letter unknown: %v", err)
+	}
+}
+
+func testFindOutbox(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedOutbox(t, s, out("whatsapp", "c1", "g-1"))
+	got := claim(t, s, t0)
+	must(t, s.MarkDelivered(ctx, []store.Delivery{{ID: got[0].ID, ExternalID: "wamid.X", At: t0}}))
+	for _, id := range []string{"g-1", "wamid.X"} {
+		m, err := s.FindOutbox(ctx, "whatsapp", id)
+		must(t, err)
+		if m.IdempotencyKey != "g-1" || m.ExternalID != "wamid.X" || m.Ref != "ref-g-1" || m.Payload != nil {
+			t.Fatalf("FindOutbox(%s) = %+v (payload must be erased once delivered)", id, m)
+		}
+	}
+	if _, err := s.FindOutbox(ctx, "genesys", "g-1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("wrong destination: %v", err)
+	}
+	if _, err := s.Conversation(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown conversation: %v", err)
+	}
+}
+
+func testPrune(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, err := s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "old", "c1", t0), ev("whatsapp", "pending", "c1", t0)})
+	must(t, err)
+	_, err = s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "new", "c1", t0.Add(48*time.Hour))})
+	must(t, err)
+	evs := pending(t, s, t0.Add(100*time.Hour))
+	must(t, s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: evs[0].ID, Outbox: []store.OutboxMessage{out("genesys", "c1", "k")}}, {InboxID: evs[2].ID}}))
+	ms := claim(t, s, t0)
+	must(t, s.MarkDelivered(ctx, []store.Delivery{{ID: ms[0].ID, At: t0}}))
+	n, err := s.Prune(ctx, t0.Add(24*time.Hour), t0.Add(time.Hour))
+	must(t, err)
+	if n != 2 {
+		t.Fatalf("pruned %d rows, want 2 (old inbox event, delivered outbox message)", n)
+	}
+	if got := pending(t, s, t0.Add(100*time.Hour)); len(got) != 1 || got[0].DedupeKey != "pending" {
+		t.Fatalf("pending after prune = %+v", got)
+	}
+	acc, err := s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "old", "c1", t0), ev("whatsapp", "new", "c1", t0)})
+	must(t, err)
+	if fmt.Sprint(acc) != "[true false]" {
+		t.Fatalf("after prune accepted = %v, want [true false] (expired key forgotten, recent one kept)", acc)
+	}
+}
+
+func testStats(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	must(t, s.Ping(ctx))
+	seedOutbox(t, s, out("genesys", "c1", "a"), out("genesys", "c2", "b"))
+	got := claim(t, s, t0)
+	must(t, s.MarkDelivered(ctx, []store.Delivery{{ID: got[0].ID, At: t0}}))
+	must(t, s.DeadLetter(ctx, got[1].ID, t0, "x"))
+	st, err := s.Stats(ctx)
+	must(t, err)
+	want := store.Stats{InboxDone: 1, OutboxDelivered: 1, DeadLetters: 1, Conversations: 1}
+	if st != want {
+		t.Fatalf("stats = %+v, want %+v", st, want)
+	}
+}
