@@ -14,11 +14,12 @@ import (
 // Adding a package here is a security-reviewed change: say in the commit why
 // it needs the raw bytes.
 var allowedRevealers = map[string]string{
-	"github.com/secureflow/secureflow/internal/secret":               "the type itself and its tests",
-	"github.com/secureflow/secureflow/internal/config":               "resolves secret references and checks lengths",
-	"github.com/secureflow/secureflow/internal/channel/whatsapp":     "HMAC key for webhook signatures, Graph API bearer token",
+	"github.com/secureflow/secureflow/internal/secret":                "the type itself and its tests",
+	"github.com/secureflow/secureflow/internal/config":                "resolves secret references and checks lengths",
+	"github.com/secureflow/secureflow/internal/keyring":               "parses the key-encryption keyset",
+	"github.com/secureflow/secureflow/internal/channel/whatsapp":      "HMAC key for webhook signatures, Graph API bearer token",
 	"github.com/secureflow/secureflow/internal/contactcenter/genesys": "HMAC key for webhook signatures, OAuth client secret and access token",
-	"github.com/secureflow/secureflow/cmd/secureflow":                "hands configured credentials to the emulators in demo mode",
+	"github.com/secureflow/secureflow/cmd/secureflow":                 "hands configured credentials to the emulators in demo mode",
 }
 
 // TestRevealCallers type-checks the whole module and fails if a package not

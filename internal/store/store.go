@@ -126,9 +126,9 @@ type Store interface {
 	// event, whether it was new (false: a redelivery, already stored).
 	// Events must have Source, DedupeKey, Conversation and Payload.
 	AppendInbox(ctx context.Context, events []InboxEvent) (accepted []bool, err error)
-	// PendingInbox returns up to limit unprocessed events received at or
-	// before readyBefore, in ID order.
-	PendingInbox(ctx context.Context, readyBefore time.Time, limit int) ([]InboxEvent, error)
+	// PendingInbox returns up to limit unprocessed events with an ID above
+	// afterID, received at or before readyBefore, in ID order.
+	PendingInbox(ctx context.Context, readyBefore time.Time, afterID int64, limit int) ([]InboxEvent, error)
 	// CompleteInbox atomically marks events processed (erasing their
 	// payloads), enqueues the outbox messages they produced (ignoring
 	// idempotency keys already present), and records activity on their

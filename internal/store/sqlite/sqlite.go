@@ -165,9 +165,9 @@ func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]boo
 }
 
 // PendingInbox implements store.Store.
-func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, limit int) ([]store.InboxEvent, error) {
+func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, afterID int64, limit int) ([]store.InboxEvent, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT id, source, dedupe_key, conversation, occurred_at, received_at, payload
-		FROM inbox WHERE state = 0 AND received_at <= ? ORDER BY id LIMIT ?`, ms(readyBefore), limit)
+		FROM inbox WHERE state = 0 AND id > ? AND received_at <= ? ORDER BY id LIMIT ?`, afterID, ms(readyBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending inbox: %w", err)
 	}

@@ -70,7 +70,7 @@ func must(t *testing.T, err error) {
 
 func pending(t *testing.T, s store.Store, at time.Time) []store.InboxEvent {
 	t.Helper()
-	evs, err := s.PendingInbox(context.Background(), at, 1000)
+	evs, err := s.PendingInbox(context.Background(), at, 0, 1000)
 	must(t, err)
 	return evs
 }
@@ -174,10 +174,15 @@ func testPendingInbox(t *testing.T, s store.Store) {
 	if string(evs[2].Payload) != "sealed:c" || !evs[2].OccurredAt.Equal(t0.Add(2*time.Second)) || evs[2].Conversation != "c1" {
 		t.Fatalf("round trip lost fields: %+v", evs[2])
 	}
-	limited, err := s.PendingInbox(ctx, t0.Add(time.Hour), 1)
+	limited, err := s.PendingInbox(ctx, t0.Add(time.Hour), 0, 1)
 	must(t, err)
 	if len(limited) != 1 {
 		t.Fatalf("limit ignored: %d", len(limited))
+	}
+	after, err := s.PendingInbox(ctx, t0.Add(time.Hour), evs[0].ID, 10)
+	must(t, err)
+	if len(after) != 2 || after[0].DedupeKey != "b" {
+		t.Fatalf("after cursor = %+v, want b c", after)
 	}
 }
 

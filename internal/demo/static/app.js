@@ -1,0 +1,80 @@
+// The demo page: drives the emulators' control API and shows both sides.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const sentByCustomer = []; // what the customer typed, kept in the page only
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    headers: body ? { "Content-Type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  if (!res.ok) throw new Error(method + " " + path + ": " + res.status);
+  const text = await res.text();
+  return text ? JSON.parse(text) : null;
+}
+
+function render(list, items) {
+  list.replaceChildren(...items.map((it) => {
+    const li = document.createElement("li");
+    li.className = it.dir;
+    li.textContent = it.text;
+    const small = document.createElement("small");
+    small.textContent = it.meta;
+    li.appendChild(small);
+    return li;
+  }));
+  list.scrollTop = list.scrollHeight;
+}
+
+function when(t) {
+  const d = new Date(t);
+  return isNaN(d) ? "" : d.toLocaleTimeString();
+}
+
+async function refresh() {
+  const customer = $("wa-from").value.trim();
+  try {
+    const sent = (await api("GET", "/emulator/whatsapp/sent?to=" + encodeURIComponent(customer))) || [];
+    const phone = sentByCustomer.filter((m) => m.from === customer)
+      .map((m) => ({ dir: "out", text: m.text, meta: when(m.time) + " · you", time: m.time }))
+      .concat(sent.map((m) => ({ dir: "in", text: m.text || JSON.stringify(m.interactive || {}), meta: when(m.time) + " · business", time: m.time })));
+    phone.sort((a, b) => new Date(a.time) - new Date(b.time));
+    render($("wa-log"), phone);
+
+    const convs = (await api("GET", "/emulator/genesys/conversations")) || [];
+    const conv = convs.find((c) => c.customerId === customer || c.customer_id === customer);
+    const convId = conv ? (conv.conversationId || conv.conversation_id) : "";
+    $("gc-conv").textContent = convId || "none yet";
+    $("gc-form").dataset.conv = convId;
+    if (!convId) { render($("gc-log"), []); return; }
+    const received = (await api("GET", "/emulator/genesys/received?conversationId=" + encodeURIComponent(convId))) || [];
+    const desk = received.map((m) => ({ dir: "in", text: m.text, meta: when(m.time) + " · " + (m.nickname || "customer"), time: m.time }));
+    render($("gc-log"), desk);
+  } catch (e) {
+    console.error(e);
+  }
+}
+
+$("wa-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const text = $("wa-text").value;
+  const from = $("wa-from").value.trim();
+  await api("POST", "/emulator/whatsapp/customer-messages", { from, name: $("wa-name").value, text });
+  sentByCustomer.push({ from, text, time: new Date().toISOString() });
+  $("wa-text").value = "";
+  refresh();
+});
+
+$("gc-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const conversationId = $("gc-form").dataset.conv;
+  if (!conversationId) return;
+  await api("POST", "/emulator/genesys/agent-messages", { conversationId, text: $("gc-text").value });
+  $("gc-text").value = "";
+  refresh();
+});
+
+refresh();
+setInterval(refresh, 1000);

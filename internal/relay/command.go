@@ -1,0 +1,48 @@
+package relay
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+
+	"github.com/secureflow/secureflow/internal/event"
+)
+
+// Destinations.
+const (
+	DestGenesys  = "genesys"
+	DestWhatsApp = "whatsapp"
+)
+
+// Outbox kinds.
+const (
+	KindMessage = "message"
+	KindReceipt = "receipt"
+	KindRead    = "read"
+)
+
+// command is an outbox payload: what to send, once sealed.
+type command struct {
+	Customer    string         `json:"customer"`
+	ProfileName string         `json:"profile_name,omitempty"`
+	Text        string         `json:"text,omitempty"`
+	Buttons     []event.Button `json:"buttons,omitempty"`
+	Time        time.Time      `json:"time"`
+	// MessageID is the stable id sent to the destination (Genesys
+	// channel.messageId).
+	MessageID string `json:"message_id,omitempty"`
+	// Target is the message a receipt or read mark is about.
+	Target  string   `json:"target,omitempty"`
+	Status  string   `json:"status,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// StableMessageID is the gateway's own id for a channel message: derived
+// from the channel's id, so reprocessing the same event yields the same id
+// and the contact centre can drop a resend.
+func StableMessageID(source, id string) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + id))
+	return "sf" + hex.EncodeToString(sum[:16])
+}
+
+func lane(dest, customer string) string { return dest + "/" + customer }

@@ -1,0 +1,201 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/secureflow/secureflow/internal/channel/whatsapp"
+	"github.com/secureflow/secureflow/internal/contactcenter/genesys"
+	"github.com/secureflow/secureflow/internal/retry"
+	"github.com/secureflow/secureflow/internal/store"
+)
+
+// ContactCenter is what the relay needs from the contact-centre client.
+type ContactCenter interface {
+	SendMessage(ctx context.Context, m genesys.InboundMessage) (genesys.Posted, error)
+	SendReceipt(ctx context.Context, r genesys.Receipt) error
+}
+
+// Channel is what the relay needs from the channel client.
+type Channel interface {
+	Send(ctx context.Context, m whatsapp.Message) (string, error)
+	MarkRead(ctx context.Context, wamid string) error
+}
+
+// retryable is implemented by client errors that know whether a later
+// attempt can succeed and how long the server asked to wait.
+type retryable interface {
+	Retryable() bool
+	RetryAfter() time.Duration
+}
+
+type dispatcher struct {
+	st          store.Store
+	sealer      Sealer
+	cc          ContactCenter
+	ch          Channel
+	now         func() time.Time
+	workers     int
+	lease       time.Duration
+	backoff     retry.Backoff
+	giveUpAfter time.Duration
+	metrics     *Metrics
+	log         *slog.Logger
+
+	rndMu sync.Mutex
+	rnd   *rand.Rand
+
+	slots chan struct{} // one per worker
+	done  chan store.Delivery
+	wg    sync.WaitGroup // in-flight deliveries
+}
+
+// dispatchOnce claims as many due lane heads as there are free workers and
+// starts delivering them. It reports how many it started.
+func (d *dispatcher) dispatchOnce(ctx context.Context) (int, error) {
+	free := cap(d.slots) - len(d.slots)
+	if free == 0 {
+		return 0, nil
+	}
+	msgs, err := d.st.ClaimOutbox(ctx, d.now(), d.lease, free)
+	if err != nil {
+		return 0, fmt.Errorf("relay: claim outbox: %w", err)
+	}
+	for _, m := range msgs {
+		d.slots <- struct{}{}
+		d.wg.Add(1)
+		d.metrics.InFlight.Inc()
+		go func() {
+			defer func() {
+				<-d.slots
+				d.metrics.InFlight.Dec()
+				d.wg.Done()
+			}()
+			d.deliver(m)
+		}()
+	}
+	return len(msgs), nil
+}
+
+// deliver performs one attempt. It uses its own context so that shutdown
+// lets in-flight deliveries finish rather than cutting them off midway.
+func (d *dispatcher) deliver(m store.OutboxMessage) {
+	ctx, cancel := context.WithTimeout(context.Background(), d.lease/2)
+	defer cancel()
+	ext, peerConv, err := d.send(ctx, m)
+	if err == nil {
+		d.metrics.Delivered.WithLabelValues(m.Destination, m.Kind).Inc()
+		d.metrics.DeliveryLatency.WithLabelValues(m.Destination).Observe(d.now().Sub(m.CreatedAt).Seconds())
+		d.done <- store.Delivery{ID: m.ID, ExternalID: ext, PeerConversationID: peerConv, At: d.now()}
+		return
+	}
+	d.fail(m, err)
+}
+
+func (d *dispatcher) fail(m store.OutboxMessage, cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	now := d.now()
+	var r retryable
+	canRetry := errors.As(cause, &r) && r.Retryable()
+	if canRetry && now.Sub(m.CreatedAt) < d.giveUpAfter {
+		var floor time.Duration
+		if r != nil {
+			floor = r.RetryAfter()
+		}
+		d.rndMu.Lock()
+		delay := d.backoff.Delay(m.Attempts, floor, d.rnd)
+		d.rndMu.Unlock()
+		d.metrics.Retries.WithLabelValues(m.Destination).Inc()
+		d.log.Warn("delivery failed, will retry", "outbox_id", m.ID, "idempotency_key", m.IdempotencyKey,
+			"destination", m.Destination, "attempt", m.Attempts+1, "retry_in", delay.String(), "error", cause.Error())
+		if err := d.st.Reschedule(ctx, m.ID, now.Add(delay), cause.Error()); err != nil {
+			// The lease expires and the message is retried anyway.
+			d.log.Error("reschedule failed", "outbox_id", m.ID, "error", err.Error())
+		}
+		return
+	}
+	reason := cause.Error()
+	if canRetry {
+		reason = "gave up after " + d.giveUpAfter.String() + ": " + reason
+	}
+	d.metrics.DeadLetters.WithLabelValues(m.Destination, m.Kind).Inc()
+	// Ids only: the payload stays sealed in the dead-letter table.
+	d.log.Error("delivery failed permanently, dead-lettered", "outbox_id", m.ID, "idempotency_key", m.IdempotencyKey,
+		"destination", m.Destination, "kind", m.Kind, "attempts", m.Attempts+1, "error", reason)
+	if err := d.st.DeadLetter(ctx, m.ID, now, reason); err != nil {
+		d.log.Error("dead-letter failed", "outbox_id", m.ID, "error", err.Error())
+	}
+}
+
+// errUndecodable marks a payload that cannot be opened: never retryable.
+var errUndecodable = errors.New("relay: outbox payload cannot be opened")
+
+func (d *dispatcher) send(ctx context.Context, m store.OutboxMessage) (ext, peerConv string, err error) {
+	pt, err := d.sealer.Open(m.Payload, outboxAD(m.IdempotencyKey))
+	if err != nil {
+		return "", "", errUndecodable
+	}
+	var c command
+	if err := json.Unmarshal(pt, &c); err != nil {
+		return "", "", errUndecodable
+	}
+	switch {
+	case m.Destination == DestGenesys && m.Kind == KindMessage:
+		p, err := d.cc.SendMessage(ctx, genesys.InboundMessage{
+			MessageID: c.MessageID,
+			// genesys.md §1.2: idType Phone for a WhatsApp number.
+			From: genesys.Customer{ID: c.Customer, IDType: "Phone", Nickname: c.ProfileName},
+			Time: c.Time,
+			Text: c.Text,
+		})
+		return p.ID, p.ConversationID, err
+	case m.Destination == DestGenesys && m.Kind == KindReceipt:
+		return "", "", d.cc.SendReceipt(ctx, genesys.Receipt{MessageID: c.Target, To: genesys.Customer{ID: c.Customer, IDType: "Phone"},
+			Status: c.Status, Reasons: c.Reasons, Time: c.Time})
+	case m.Destination == DestWhatsApp && m.Kind == KindMessage:
+		wm := whatsapp.Message{To: c.Customer, Text: c.Text, CallbackData: m.IdempotencyKey}
+		for _, b := range c.Buttons {
+			wm.Buttons = append(wm.Buttons, whatsapp.Button(b))
+		}
+		id, err := d.ch.Send(ctx, wm)
+		return id, "", err
+	case m.Destination == DestWhatsApp && m.Kind == KindRead:
+		return "", "", d.ch.MarkRead(ctx, c.Target)
+	default:
+		return "", "", fmt.Errorf("relay: no route for %s/%s", m.Destination, m.Kind)
+	}
+}
+
+// recordLoop batches successful deliveries into MarkDelivered calls.
+func (d *dispatcher) recordLoop(wake func()) {
+	for first := range d.done {
+		batch := []store.Delivery{first}
+	fill:
+		for len(batch) < 512 {
+			select {
+			case x, ok := <-d.done:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, x)
+			default:
+				break fill
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := d.st.MarkDelivered(ctx, batch); err != nil {
+			// The leases expire and the messages are resent with the same
+			// idempotency keys: a duplicate the receiver drops, not a loss.
+			d.log.Error("recording deliveries failed", "deliveries", len(batch), "error", err.Error())
+		}
+		cancel()
+		wake()
+	}
+}

@@ -1,0 +1,257 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/secureflow/secureflow/internal/event"
+	"github.com/secureflow/secureflow/internal/store"
+)
+
+// unmatchedStatusGrace is how long a status or receipt about a message whose
+// delivery is not yet recorded is kept waiting: WhatsApp can report "sent"
+// before the send call that produced the wamid has been recorded.
+const unmatchedStatusGrace = 2 * time.Minute
+
+// processor turns inbox events into outbox messages.
+type processor struct {
+	st      store.Store
+	sealer  Sealer
+	now     func() time.Time
+	window  time.Duration
+	batch   int
+	metrics *Metrics
+	log     *slog.Logger
+	wakeOut func()
+
+	// cursor skips events left pending on purpose (statuses waiting for
+	// their message) so they cannot starve newer events; it rewinds when a
+	// pass reaches the end of the inbox.
+	cursor int64
+}
+
+// runOnce processes one batch; it reports how many events it completed.
+func (p *processor) runOnce(ctx context.Context) (int, error) {
+	now := p.now()
+	evs, err := p.st.PendingInbox(ctx, now.Add(-p.window), p.cursor, p.batch)
+	if err != nil {
+		return 0, fmt.Errorf("relay: read inbox: %w", err)
+	}
+	if len(evs) < p.batch {
+		p.cursor = 0
+	} else {
+		p.cursor = evs[len(evs)-1].ID
+	}
+	if len(evs) == 0 {
+		return 0, nil
+	}
+	// Per conversation, events go in the order of their own timestamps,
+	// ties broken by acceptance; with a reorder window this undoes the
+	// channel's out-of-order deliveries (whatsapp.md §1.7).
+	sort.SliceStable(evs, func(i, j int) bool {
+		a, b := evs[i], evs[j]
+		if a.Conversation != b.Conversation {
+			return a.ID < b.ID
+		}
+		if !a.OccurredAt.Equal(b.OccurredAt) {
+			return a.OccurredAt.Before(b.OccurredAt)
+		}
+		return a.ID < b.ID
+	})
+	var done []store.Completion
+	for _, row := range evs {
+		out, err := p.route(ctx, row, now)
+		if errors.Is(err, errNotYet) {
+			continue
+		}
+		if err != nil {
+			// An event that cannot be opened or decoded is a defect or
+			// tampering, not a transient condition: count it, log ids,
+			// and complete it so it cannot block its conversation.
+			p.metrics.Processed.WithLabelValues("unknown", "undecodable").Inc()
+			p.log.Error("inbox event cannot be processed", "inbox_id", row.ID, "source", row.Source, "error", err.Error())
+			done = append(done, store.Completion{InboxID: row.ID})
+			continue
+		}
+		done = append(done, store.Completion{InboxID: row.ID, Outbox: out})
+	}
+	if len(done) == 0 {
+		return 0, nil
+	}
+	if err := p.st.CompleteInbox(ctx, now, done); err != nil {
+		p.cursor = 0 // nothing was completed: rescan from the start, in order
+		return 0, fmt.Errorf("relay: complete inbox: %w", err)
+	}
+	p.wakeOut()
+	return len(done), nil
+}
+
+var errNotYet = errors.New("not yet")
+
+func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Time) ([]store.OutboxMessage, error) {
+	pt, err := p.sealer.Open(row.Payload, inboxAD(row.Source, row.DedupeKey))
+	if err != nil {
+		return nil, err
+	}
+	var e event.Event
+	if err := json.Unmarshal(pt, &e); err != nil {
+		return nil, fmt.Errorf("decode event: %w", err)
+	}
+	var cmds []outItem
+	switch e.Kind {
+	case event.CustomerMessage:
+		cmds = []outItem{customerMessage(e)}
+	case event.AgentMessage:
+		cmds = []outItem{agentMessage(e)}
+	case event.CustomerStatus:
+		it, err := p.customerStatus(ctx, e)
+		if err != nil {
+			return nil, p.unmatched(e, row, now, err)
+		}
+		cmds = it
+	case event.AgentReceipt:
+		it, err := p.agentReceipt(ctx, e)
+		if err != nil {
+			return nil, p.unmatched(e, row, now, err)
+		}
+		cmds = it
+	default:
+		return nil, fmt.Errorf("unknown event kind %q", e.Kind)
+	}
+	p.metrics.Processed.WithLabelValues(string(e.Kind), "ok").Inc()
+	out := make([]store.OutboxMessage, 0, len(cmds))
+	for _, c := range cmds {
+		pt, err := json.Marshal(c.cmd)
+		if err != nil {
+			return nil, fmt.Errorf("encode command: %w", err)
+		}
+		ct, err := p.sealer.Seal(pt, outboxAD(c.key))
+		if err != nil {
+			return nil, fmt.Errorf("seal command: %w", err)
+		}
+		out = append(out, store.OutboxMessage{Lane: lane(c.dest, c.cmd.Customer), Destination: c.dest, Kind: c.kind,
+			IdempotencyKey: c.key, Conversation: e.Customer, Ref: c.ref, Payload: ct})
+	}
+	return out, nil
+}
+
+// unmatched decides what to do with a status whose message is unknown:
+// wait while it may still be recorded, then drop it (a status of a message
+// the gateway did not send, or one already pruned).
+func (p *processor) unmatched(e event.Event, row store.InboxEvent, now time.Time, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		if now.Sub(row.ReceivedAt) < unmatchedStatusGrace {
+			return errNotYet
+		}
+		p.metrics.Processed.WithLabelValues(string(e.Kind), "unmatched").Inc()
+		return nil
+	}
+	if errors.Is(err, errIgnored) {
+		p.metrics.Processed.WithLabelValues(string(e.Kind), "ignored").Inc()
+		return nil
+	}
+	return errNotYet // a store error: try again next round
+}
+
+var errIgnored = errors.New("ignored")
+
+type outItem struct {
+	dest, kind, key, ref string
+	cmd                  command
+}
+
+func customerMessage(e event.Event) outItem {
+	text := e.Text
+	if e.Unsupported != "" {
+		text = "[the customer sent a message of type " + e.Unsupported + ", which is not relayed]"
+	}
+	id := StableMessageID(e.Source, e.ID)
+	return outItem{dest: DestGenesys, kind: KindMessage, key: id, ref: e.ID,
+		cmd: command{Customer: e.Customer, ProfileName: e.ProfileName, Text: text, Time: e.Time, MessageID: id}}
+}
+
+func agentMessage(e event.Event) outItem {
+	text := e.Text
+	if e.Unsupported != "" && text == "" {
+		text = "[the agent sent content of type " + e.Unsupported + ", which is not relayed]"
+	}
+	buttons := e.Buttons
+	if len(buttons) > 3 { // whatsapp.md §2.2: at most 3 reply buttons
+		buttons = nil
+	}
+	key := "genesys:" + e.ID
+	return outItem{dest: DestWhatsApp, kind: KindMessage, key: key, ref: e.ID,
+		cmd: command{Customer: e.Customer, Text: text, Buttons: buttons, Time: e.Time, MessageID: key}}
+}
+
+// customerStatus turns a WhatsApp status of a message the gateway sent into
+// a Genesys receipt. genesys.md §1.5: only Delivered and Failed are
+// accepted; whatsapp.md §1.5: "read" implies delivered and may arrive
+// without "delivered", so both map to one Delivered receipt.
+func (p *processor) customerStatus(ctx context.Context, e event.Event) ([]outItem, error) {
+	var status string
+	switch e.Status {
+	case "delivered", "read":
+		status = "Delivered"
+	case "failed":
+		status = "Failed"
+	default:
+		return nil, errIgnored
+	}
+	sent, err := p.st.FindOutbox(ctx, DestWhatsApp, e.RefID)
+	if err != nil {
+		return nil, err
+	}
+	genesysID := sent.Ref
+	key := "receipt:" + genesysID + ":" + status
+	return []outItem{{dest: DestGenesys, kind: KindReceipt, key: key, ref: e.RefID,
+		cmd: command{Customer: sent.Conversation, Target: genesysID, Status: status, Reasons: failureReasons(e.StatusCodes), Time: e.Time}}}, nil
+}
+
+// failureReasons maps WhatsApp error codes (whatsapp.md §2.7) to Genesys
+// receipt reason codes (genesys.md §1.5).
+func failureReasons(codes []string) []string {
+	var out []string
+	for _, c := range codes {
+		switch c {
+		case "131050":
+			out = append(out, "RecipientOptedOut")
+		case "131026":
+			out = append(out, "InvalidDestination")
+		case "130429", "131056", "131048":
+			out = append(out, "RateLimited")
+		case "131047":
+			out = append(out, "MessageExpired")
+		case "131051":
+			out = append(out, "UnsupportedMessage")
+		default:
+			out = append(out, "GeneralError")
+		}
+	}
+	return out
+}
+
+// agentReceipt turns a Genesys "Read" receipt of a customer message into a
+// WhatsApp read mark (whatsapp.md §2.8), so the customer sees blue ticks
+// when the agent has read the message.
+func (p *processor) agentReceipt(ctx context.Context, e event.Event) ([]outItem, error) {
+	if e.Status != "Read" {
+		return nil, errIgnored
+	}
+	posted, err := p.st.FindOutbox(ctx, DestGenesys, e.RefID)
+	if err != nil {
+		return nil, err
+	}
+	if posted.Kind != KindMessage {
+		return nil, errIgnored
+	}
+	wamid := posted.Ref
+	key := "read:" + wamid
+	return []outItem{{dest: DestWhatsApp, kind: KindRead, key: key, ref: wamid,
+		cmd: command{Customer: posted.Conversation, Target: wamid, Time: e.Time}}}, nil
+}

@@ -1,0 +1,209 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/secureflow/secureflow/internal/retry"
+	"github.com/secureflow/secureflow/internal/store"
+)
+
+// Config configures a Relay.
+type Config struct {
+	Store         store.Store
+	Sealer        Sealer
+	ContactCenter ContactCenter
+	Channel       Channel
+	Metrics       *Metrics
+	Logger        *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Workers bounds deliveries in flight.
+	Workers int
+	// ReorderWindow holds inbound events this long before processing.
+	ReorderWindow time.Duration
+	// RequestTimeout bounds one delivery attempt; the lease on a message is
+	// twice this plus a margin.
+	RequestTimeout time.Duration
+	// Backoff schedules retries; GiveUpAfter dead-letters a message still
+	// failing after this long.
+	Backoff     retry.Backoff
+	GiveUpAfter time.Duration
+	// DedupeRetention keeps processed inbox rows (their dedupe keys) this
+	// long; DeliveredRetention keeps delivered outbox rows (needed to route
+	// receipts) this long.
+	DedupeRetention    time.Duration
+	DeliveredRetention time.Duration
+	// PollInterval is the fallback poll when no wake-up arrives (retries
+	// coming due, reorder windows elapsing).
+	PollInterval time.Duration
+}
+
+// Relay runs the pipeline. Create with New, start with Run, stop with Close.
+type Relay struct {
+	cfg   Config
+	inbox *Inbox
+	proc  *processor
+	disp  *dispatcher
+
+	wakeProc chan struct{}
+	wakeDisp chan struct{}
+
+	ctx     context.Context // cancelled by Close
+	stop    context.CancelFunc
+	running atomic.Bool
+	stopped chan struct{}
+	once    sync.Once
+}
+
+// New returns a Relay. Its Inbox accepts events at once; processing and
+// delivery start with Run.
+func New(cfg Config) (*Relay, error) {
+	if cfg.Store == nil || cfg.Sealer == nil || cfg.ContactCenter == nil || cfg.Channel == nil || cfg.Metrics == nil || cfg.Logger == nil {
+		return nil, errors.New("relay: Store, Sealer, ContactCenter, Channel, Metrics and Logger are required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 32
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 15 * time.Second
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 250 * time.Millisecond
+	}
+	if cfg.Backoff.Initial <= 0 {
+		cfg.Backoff = retry.Backoff{Initial: 500 * time.Millisecond, Max: 5 * time.Minute}
+	}
+	if cfg.GiveUpAfter <= 0 {
+		cfg.GiveUpAfter = 24 * time.Hour
+	}
+	if cfg.DedupeRetention <= 0 {
+		cfg.DedupeRetention = 8 * 24 * time.Hour
+	}
+	if cfg.DeliveredRetention <= 0 {
+		cfg.DeliveredRetention = cfg.DedupeRetention
+	}
+	r := &Relay{cfg: cfg, wakeProc: make(chan struct{}, 1), wakeDisp: make(chan struct{}, 1), stopped: make(chan struct{})}
+	r.ctx, r.stop = context.WithCancel(context.Background())
+	r.inbox = newInbox(cfg.Store, cfg.Sealer, cfg.Now, cfg.Metrics, cfg.Logger, r.signal(r.wakeProc))
+	r.proc = &processor{st: cfg.Store, sealer: cfg.Sealer, now: cfg.Now, window: cfg.ReorderWindow, batch: 512,
+		metrics: cfg.Metrics, log: cfg.Logger, wakeOut: r.signal(r.wakeDisp)}
+	r.disp = &dispatcher{st: cfg.Store, sealer: cfg.Sealer, cc: cfg.ContactCenter, ch: cfg.Channel, now: cfg.Now,
+		workers: cfg.Workers, lease: 2*cfg.RequestTimeout + 30*time.Second, backoff: cfg.Backoff, giveUpAfter: cfg.GiveUpAfter,
+		metrics: cfg.Metrics, log: cfg.Logger, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		slots: make(chan struct{}, cfg.Workers), done: make(chan store.Delivery, cfg.Workers)}
+	return r, nil
+}
+
+// Inbox is the sink for the webhooks.
+func (r *Relay) Inbox() *Inbox { return r.inbox }
+
+func (r *Relay) signal(ch chan struct{}) func() {
+	return func() {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run processes and delivers until ctx ends or Close is called. It returns
+// after in-flight work has drained.
+func (r *Relay) Run(ctx context.Context) error {
+	if !r.running.CompareAndSwap(false, true) {
+		return errors.New("relay: Run called twice")
+	}
+	defer close(r.stopped)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stopOnClose := context.AfterFunc(r.ctx, cancel)
+	defer stopOnClose()
+
+	recorded := make(chan struct{})
+	go func() {
+		r.disp.recordLoop(r.signal(r.wakeDisp))
+		close(recorded)
+	}()
+	var loops sync.WaitGroup
+	loops.Add(3)
+	go func() { defer loops.Done(); r.loop(ctx, r.wakeProc, r.proc.runOnce, "process") }()
+	go func() { defer loops.Done(); r.loop(ctx, r.wakeDisp, r.disp.dispatchOnce, "dispatch") }()
+	go func() { defer loops.Done(); r.pruneLoop(ctx) }()
+	r.signal(r.wakeProc)()
+	r.signal(r.wakeDisp)()
+
+	<-ctx.Done()
+	loops.Wait()
+	// Drain: let in-flight deliveries finish and be recorded.
+	r.disp.wg.Wait()
+	close(r.disp.done)
+	<-recorded
+	return nil
+}
+
+// loop runs step whenever woken or every PollInterval, and again at once
+// while it keeps finding work.
+func (r *Relay) loop(ctx context.Context, wake <-chan struct{}, step func(context.Context) (int, error), name string) {
+	t := time.NewTicker(r.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, err := step(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.cfg.Logger.Error("relay step failed", "step", name, "error", err.Error())
+				}
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+}
+
+func (r *Relay) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		now := r.cfg.Now()
+		n, err := r.cfg.Store.Prune(ctx, now.Add(-r.cfg.DedupeRetention), now.Add(-r.cfg.DeliveredRetention))
+		if err != nil && ctx.Err() == nil {
+			r.cfg.Logger.Error("prune failed", "error", err.Error())
+		} else if n > 0 {
+			r.cfg.Logger.Info("pruned expired rows", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close stops accepting webhooks, finishes queued commits, stops
+// processing and waits for in-flight deliveries to be recorded.
+func (r *Relay) Close() error {
+	r.once.Do(func() {
+		r.inbox.close()
+		r.stop()
+		if r.running.Load() {
+			<-r.stopped
+		}
+	})
+	return nil
+}
