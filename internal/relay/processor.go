@@ -35,34 +35,73 @@ type processor struct {
 	cursor int64
 }
 
-// runOnce processes one batch; it reports how many events it completed.
-func (p *processor) runOnce(ctx context.Context) (int, error) {
-	now := p.now()
-	evs, err := p.st.PendingInbox(ctx, now.Add(-p.window), p.cursor, p.batch)
-	if err != nil {
-		return 0, fmt.Errorf("relay: read inbox: %w", err)
-	}
-	if len(evs) < p.batch {
-		p.cursor = 0
-	} else {
-		p.cursor = evs[len(evs)-1].ID
-	}
-	if len(evs) == 0 {
-		return 0, nil
-	}
-	// Per conversation, events go in the order of their own timestamps,
-	// ties broken by acceptance; with a reorder window this undoes the
-	// channel's out-of-order deliveries (whatsapp.md §1.7).
+// releasable orders events per conversation by their own timestamps (ties
+// by acceptance) and keeps, per conversation, the prefix that ends with the
+// last event whose reorder window has elapsed: an event is held for the
+// window after it arrived, and any earlier-timestamped event that arrived
+// meanwhile goes out before it (whatsapp.md §1.7: deliveries are unordered).
+// It returns the releasable events and the lowest ID held back (0 if none).
+func (p *processor) releasable(evs []store.InboxEvent, now time.Time) ([]store.InboxEvent, int64) {
 	sort.SliceStable(evs, func(i, j int) bool {
 		a, b := evs[i], evs[j]
 		if a.Conversation != b.Conversation {
-			return a.ID < b.ID
+			return a.Conversation < b.Conversation
 		}
 		if !a.OccurredAt.Equal(b.OccurredAt) {
 			return a.OccurredAt.Before(b.OccurredAt)
 		}
 		return a.ID < b.ID
 	})
+	if p.window <= 0 {
+		return evs, 0
+	}
+	readyBefore := now.Add(-p.window)
+	out := evs[:0:0]
+	var held int64
+	for i := 0; i < len(evs); {
+		j := i
+		for j < len(evs) && evs[j].Conversation == evs[i].Conversation {
+			j++
+		}
+		last := -1
+		for k := i; k < j; k++ {
+			if !evs[k].ReceivedAt.After(readyBefore) {
+				last = k
+			}
+		}
+		out = append(out, evs[i:last+1]...)
+		for k := last + 1; k < j; k++ {
+			if held == 0 || evs[k].ID < held {
+				held = evs[k].ID
+			}
+		}
+		i = j
+	}
+	return out, held
+}
+
+// runOnce processes one batch; it reports how many events it completed.
+func (p *processor) runOnce(ctx context.Context) (int, error) {
+	now := p.now()
+	evs, err := p.st.PendingInbox(ctx, now, p.cursor, p.batch)
+	if err != nil {
+		return 0, fmt.Errorf("relay: read inbox: %w", err)
+	}
+	if len(evs) == 0 {
+		p.cursor = 0
+		return 0, nil
+	}
+	next := int64(0) // rewind unless the batch was full
+	if len(evs) == p.batch {
+		next = evs[len(evs)-1].ID
+	}
+	evs, held := p.releasable(evs, now)
+	if held > 0 && (next == 0 || held-1 < next) {
+		// Never move past an event held by the reorder window: a later
+		// event of its conversation must not overtake it.
+		next = held - 1
+	}
+	p.cursor = next
 	var done []store.Completion
 	for _, row := range evs {
 		out, err := p.route(ctx, row, now)

@@ -1,0 +1,294 @@
+package relay_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/secureflow/secureflow/internal/channel/whatsapp"
+	"github.com/secureflow/secureflow/internal/contactcenter/genesys"
+	"github.com/secureflow/secureflow/internal/event"
+	"github.com/secureflow/secureflow/internal/keyring"
+	"github.com/secureflow/secureflow/internal/relay"
+	"github.com/secureflow/secureflow/internal/retry"
+	"github.com/secureflow/secureflow/internal/store"
+	"github.com/secureflow/secureflow/internal/store/sqlite"
+)
+
+type failure struct {
+	retryable bool
+	after     time.Duration
+}
+
+func (f failure) Error() string             { return fmt.Sprintf("fake failure (retryable=%v)", f.retryable) }
+func (f failure) Retryable() bool           { return f.retryable }
+func (f failure) RetryAfter() time.Duration { return f.after }
+
+// fakeCC records what the contact centre received; fail decides per call.
+type fakeCC struct {
+	mu       sync.Mutex
+	got      map[string][]string // customer -> texts, first delivery only
+	seen     map[string]int      // message id -> deliveries
+	receipts []genesys.Receipt
+	fail     func(m genesys.InboundMessage, n int) error
+	calls    int
+}
+
+func newCC() *fakeCC { return &fakeCC{got: map[string][]string{}, seen: map[string]int{}} }
+
+func (f *fakeCC) SendMessage(_ context.Context, m genesys.InboundMessage) (genesys.Posted, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls++
+	if f.fail != nil {
+		if err := f.fail(m, f.calls); err != nil {
+			return genesys.Posted{}, err
+		}
+	}
+	f.seen[m.MessageID]++
+	if f.seen[m.MessageID] == 1 {
+		f.got[m.From.ID] = append(f.got[m.From.ID], m.Text)
+	}
+	return genesys.Posted{ID: "g-" + m.MessageID, ConversationID: "conv-" + m.From.ID}, nil
+}
+
+func (f *fakeCC) SendReceipt(_ context.Context, r genesys.Receipt) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.receipts = append(f.receipts, r)
+	return nil
+}
+
+func (f *fakeCC) texts(customer string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.got[customer]...)
+}
+
+type fakeChannel struct {
+	mu    sync.Mutex
+	sent  []whatsapp.Message
+	reads []string
+}
+
+func (f *fakeChannel) Send(_ context.Context, m whatsapp.Message) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sent = append(f.sent, m)
+	return fmt.Sprintf("wamid.out%d", len(f.sent)), nil
+}
+
+func (f *fakeChannel) MarkRead(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads = append(f.reads, id)
+	return nil
+}
+
+type harness struct {
+	r   *relay.Relay
+	st  store.Store
+	cc  *fakeCC
+	ch  *fakeChannel
+	m   *relay.Metrics
+	now func() time.Time
+}
+
+func start(t *testing.T, cc *fakeCC, window time.Duration, giveUp time.Duration) *harness {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek, _ := keyring.NewKEK()
+	a, _ := keyring.ParseKEK(kek)
+	sealer, err := keyring.LoadOrCreate(filepath.Join(dir, "keyset.json"), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{st: st, cc: cc, ch: &fakeChannel{}, m: relay.NewMetrics(prometheus.NewRegistry()), now: time.Now}
+	h.r, err = relay.New(relay.Config{
+		Store: st, Sealer: sealer, ContactCenter: cc, Channel: h.ch, Metrics: h.m,
+		Logger: slog.New(slog.DiscardHandler), Workers: 16, ReorderWindow: window, RequestTimeout: 2 * time.Second,
+		Backoff: retry.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}, GiveUpAfter: giveUp,
+		PollInterval: 5 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { h.r.Run(context.Background()); close(done) }()
+	t.Cleanup(func() {
+		h.r.Close()
+		<-done
+		st.Close()
+	})
+	return h
+}
+
+func msg(customer string, i int, at time.Time) event.Event {
+	return event.Event{Kind: event.CustomerMessage, Source: event.SourceWhatsApp, ID: fmt.Sprintf("wamid.%s.%d", customer, i),
+		Customer: customer, ProfileName: "P", Time: at, Text: fmt.Sprintf("%s #%d", customer, i)}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestOrderedOncePerConversation(t *testing.T) {
+	cc := newCC()
+	// Every fifth call fails retryably: order must survive retries.
+	cc.fail = func(_ genesys.InboundMessage, n int) error {
+		if n%5 == 0 {
+			return failure{retryable: true}
+		}
+		return nil
+	}
+	h := start(t, cc, 0, time.Hour)
+	const convs, per = 40, 25
+	base := time.Now()
+	var wg sync.WaitGroup
+	for c := range convs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cust := fmt.Sprintf("55119%05d", c)
+			for i := range per {
+				e := msg(cust, i, base.Add(time.Duration(i)*time.Second))
+				// Every message is delivered twice, as Meta may.
+				for range 2 {
+					if err := h.r.Inbox().Accept(context.Background(), []event.Event{e}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for c := range convs {
+		cust := fmt.Sprintf("55119%05d", c)
+		eventually(t, "conversation "+cust, func() bool { return len(cc.texts(cust)) == per })
+		for i, txt := range cc.texts(cust) {
+			if want := fmt.Sprintf("%s #%d", cust, i); txt != want {
+				t.Fatalf("%s: message %d = %q, want %q (order broken)", cust, i, txt, want)
+			}
+		}
+	}
+	if got := testutil.ToFloat64(h.m.InboxStored.WithLabelValues("whatsapp", "duplicate")); got != convs*per {
+		t.Errorf("duplicates counted = %v, want %d", got, convs*per)
+	}
+	if testutil.ToFloat64(h.m.Retries.WithLabelValues("genesys")) == 0 {
+		t.Error("no retry happened: the test did not exercise failures")
+	}
+}
+
+func TestReorderWindow(t *testing.T) {
+	cc := newCC()
+	h := start(t, cc, 300*time.Millisecond, time.Hour)
+	base := time.Now().Truncate(time.Second)
+	// The channel delivers 3, 1, 2 (whatsapp.md §1.7: unordered).
+	for _, i := range []int{3, 1, 2} {
+		if err := h.r.Inbox().Accept(context.Background(), []event.Event{msg("c1", i, base.Add(time.Duration(i)*time.Second))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "3 messages", func() bool { return len(cc.texts("c1")) == 3 })
+	if got := fmt.Sprint(cc.texts("c1")); got != "[c1 #1 c1 #2 c1 #3]" {
+		t.Fatalf("forwarded %s, want timestamp order", got)
+	}
+}
+
+func TestPermanentFailureDeadLettersAndContinues(t *testing.T) {
+	cc := newCC()
+	cc.fail = func(m genesys.InboundMessage, _ int) error {
+		if m.Text == "c1 #1" {
+			return failure{retryable: false}
+		}
+		return nil
+	}
+	h := start(t, cc, 0, time.Hour)
+	for i := range 3 {
+		if err := h.r.Inbox().Accept(context.Background(), []event.Event{msg("c1", i, time.Now())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "2 messages", func() bool { return len(cc.texts("c1")) == 2 })
+	if got := fmt.Sprint(cc.texts("c1")); got != "[c1 #0 c1 #2]" {
+		t.Fatalf("forwarded %s", got)
+	}
+	dl, err := h.st.DeadLetters(context.Background(), 10)
+	if err != nil || len(dl) != 1 || dl[0].Destination != "genesys" {
+		t.Fatalf("dead letters = %+v, %v", dl, err)
+	}
+	if testutil.ToFloat64(h.m.DeadLetters.WithLabelValues("genesys", "message")) != 1 {
+		t.Fatal("dead letter not counted")
+	}
+}
+
+func TestGiveUpAfterDeadline(t *testing.T) {
+	cc := newCC()
+	cc.fail = func(genesys.InboundMessage, int) error { return failure{retryable: true} }
+	h := start(t, cc, 0, 100*time.Millisecond)
+	if err := h.r.Inbox().Accept(context.Background(), []event.Event{msg("c1", 0, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "dead letter", func() bool {
+		dl, _ := h.st.DeadLetters(context.Background(), 10)
+		return len(dl) == 1
+	})
+}
+
+func TestAgentMessagesAndReceipts(t *testing.T) {
+	cc := newCC()
+	h := start(t, cc, 0, time.Hour)
+	ctx := context.Background()
+	agent := event.Event{Kind: event.AgentMessage, Source: event.SourceGenesys, ID: "gmsg-1", Customer: "c1", Text: "How can I help?",
+		Buttons: []event.Button{{ID: "y", Title: "Yes"}}, Time: time.Now()}
+	if err := h.r.Inbox().Accept(ctx, []event.Event{agent}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "agent message sent", func() bool { h.ch.mu.Lock(); defer h.ch.mu.Unlock(); return len(h.ch.sent) == 1 })
+	sent := h.ch.sent[0]
+	if sent.To != "c1" || sent.Text != "How can I help?" || len(sent.Buttons) != 1 || sent.CallbackData != "genesys:gmsg-1" {
+		t.Fatalf("sent = %+v", sent)
+	}
+	// WhatsApp reports read without delivered (whatsapp.md §1.5); the
+	// status may arrive before the send is recorded.
+	st := event.Event{Kind: event.CustomerStatus, Source: event.SourceWhatsApp, RefID: "wamid.out1", Status: "read", Customer: "c1", Time: time.Now()}
+	if err := h.r.Inbox().Accept(ctx, []event.Event{st}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "receipt", func() bool { cc.mu.Lock(); defer cc.mu.Unlock(); return len(cc.receipts) == 1 })
+	if r := cc.receipts[0]; r.MessageID != "gmsg-1" || r.Status != "Delivered" || r.To.ID != "c1" {
+		t.Fatalf("receipt = %+v", r)
+	}
+	// A customer message, then Genesys reports the agent read it.
+	if err := h.r.Inbox().Accept(ctx, []event.Event{msg("c1", 0, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "customer message", func() bool { return len(cc.texts("c1")) == 1 })
+	read := event.Event{Kind: event.AgentReceipt, Source: event.SourceGenesys, ID: "r1", RefID: relay.StableMessageID("whatsapp", "wamid.c1.0"), Status: "Read", Customer: "c1", Time: time.Now()}
+	if err := h.r.Inbox().Accept(ctx, []event.Event{read}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "read mark", func() bool { h.ch.mu.Lock(); defer h.ch.mu.Unlock(); return len(h.ch.reads) == 1 })
+	if h.ch.reads[0] != "wamid.c1.0" {
+		t.Fatalf("read mark for %q", h.ch.reads[0])
+	}
+}
