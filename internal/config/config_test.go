@@ -3,6 +3,7 @@ package config_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,19 @@ func TestFieldsListsEnvNames(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("Fields() lacks whatsapp.app_secret")
+	}
+}
+
+// TestReferenceDocumentsEverySetting keeps docs/configuration.md complete.
+func TestReferenceDocumentsEverySetting(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range config.Fields() {
+		row := "| `" + f[0] + "` | `" + f[1] + "` |"
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/configuration.md lacks a row for %s (%s)", f[0], f[1])
+		}
 	}
 }

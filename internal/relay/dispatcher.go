@@ -42,7 +42,8 @@ type dispatcher struct {
 	ch          Channel
 	now         func() time.Time
 	workers     int
-	lease       time.Duration
+	timeout     time.Duration // one attempt
+	lease       time.Duration // longer than timeout
 	backoff     retry.Backoff
 	giveUpAfter time.Duration
 	metrics     *Metrics
@@ -86,7 +87,7 @@ func (d *dispatcher) dispatchOnce(ctx context.Context) (int, error) {
 // deliver performs one attempt. It uses its own context so that shutdown
 // lets in-flight deliveries finish rather than cutting them off midway.
 func (d *dispatcher) deliver(m store.OutboxMessage) {
-	ctx, cancel := context.WithTimeout(context.Background(), d.lease/2)
+	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
 	defer cancel()
 	ext, peerConv, err := d.send(ctx, m)
 	if err == nil {

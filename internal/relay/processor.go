@@ -63,14 +63,14 @@ func (p *processor) releasable(evs []store.InboxEvent, now time.Time) ([]store.I
 		for j < len(evs) && evs[j].Conversation == evs[i].Conversation {
 			j++
 		}
-		last := -1
+		end := i // one past the last releasable event of this conversation
 		for k := i; k < j; k++ {
 			if !evs[k].ReceivedAt.After(readyBefore) {
-				last = k
+				end = k + 1
 			}
 		}
-		out = append(out, evs[i:last+1]...)
-		for k := last + 1; k < j; k++ {
+		out = append(out, evs[i:end]...)
+		for k := end; k < j; k++ {
 			if held == 0 || evs[k].ID < held {
 				held = evs[k].ID
 			}

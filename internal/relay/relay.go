@@ -28,7 +28,7 @@ type Config struct {
 	// ReorderWindow holds inbound events this long before processing.
 	ReorderWindow time.Duration
 	// RequestTimeout bounds one delivery attempt; the lease on a message is
-	// twice this plus a margin.
+	// this plus a margin, so an attempt always ends before its lease.
 	RequestTimeout time.Duration
 	// Backoff schedules retries; GiveUpAfter dead-letters a message still
 	// failing after this long.
@@ -97,7 +97,7 @@ func New(cfg Config) (*Relay, error) {
 	r.proc = &processor{st: cfg.Store, sealer: cfg.Sealer, now: cfg.Now, window: cfg.ReorderWindow, batch: 512,
 		metrics: cfg.Metrics, log: cfg.Logger, wakeOut: r.signal(r.wakeDisp)}
 	r.disp = &dispatcher{st: cfg.Store, sealer: cfg.Sealer, cc: cfg.ContactCenter, ch: cfg.Channel, now: cfg.Now,
-		workers: cfg.Workers, lease: 2*cfg.RequestTimeout + 30*time.Second, backoff: cfg.Backoff, giveUpAfter: cfg.GiveUpAfter,
+		workers: cfg.Workers, timeout: cfg.RequestTimeout, lease: cfg.RequestTimeout + 15*time.Second, backoff: cfg.Backoff, giveUpAfter: cfg.GiveUpAfter,
 		metrics: cfg.Metrics, log: cfg.Logger, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		slots: make(chan struct{}, cfg.Workers), done: make(chan store.Delivery, cfg.Workers)}
 	return r, nil

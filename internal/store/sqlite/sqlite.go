@@ -62,6 +62,13 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
+	// A SQLite database belongs to one process at a time, so leases left
+	// behind were held by a predecessor that crashed: release them, so its
+	// in-flight messages are resent now rather than when the leases expire.
+	if _, err := w.ExecContext(ctx, `UPDATE outbox SET lease_until = 0 WHERE state = 0 AND lease_until <> 0`); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: release leases: %w", err)
+	}
 	r, err := sql.Open("sqlite", dsn(""))
 	if err != nil {
 		w.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/secureflow/secureflow/internal/store"
 	"github.com/secureflow/secureflow/internal/store/sqlite"
@@ -41,5 +42,35 @@ func TestReopenKeepsData(t *testing.T) {
 	st, err := db.Stats(ctx)
 	if err != nil || st.InboxPending != 1 {
 		t.Fatalf("after reopen stats = %+v, %v", st, err)
+	}
+}
+
+func TestOpenReleasesLeasesOfACrashedPredecessor(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "test.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := db.AppendInbox(ctx, []store.InboxEvent{{Source: "s", DedupeKey: "k", Conversation: "c", Payload: []byte("p"), ReceivedAt: now}}); err != nil {
+		t.Fatal(err)
+	}
+	evs, _ := db.PendingInbox(ctx, now, 0, 10)
+	out := store.OutboxMessage{Lane: "l", Destination: "d", Kind: "k", IdempotencyKey: "i", Conversation: "c", Payload: []byte("p")}
+	if err := db.CompleteInbox(ctx, now, []store.Completion{{InboxID: evs[0].ID, Outbox: []store.OutboxMessage{out}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := db.ClaimOutbox(ctx, now, time.Hour, 10); len(got) != 1 {
+		t.Fatal("claim failed")
+	}
+	db.Close() // the holder "crashes" with the lease held
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got, _ := db.ClaimOutbox(ctx, now, time.Hour, 10); len(got) != 1 {
+		t.Fatal("the lease of a crashed process still blocks its lane after reopening")
 	}
 }

@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/secureflow/secureflow/internal/channel/whatsapp"
+	"github.com/secureflow/secureflow/internal/config"
+	"github.com/secureflow/secureflow/internal/contactcenter/genesys"
+	"github.com/secureflow/secureflow/internal/keyring"
+	"github.com/secureflow/secureflow/internal/relay"
+	"github.com/secureflow/secureflow/internal/retry"
+	"github.com/secureflow/secureflow/internal/secret"
+	"github.com/secureflow/secureflow/internal/store"
+	"github.com/secureflow/secureflow/internal/store/sqlite"
+	"github.com/secureflow/secureflow/internal/webhook"
+)
+
+// Program is one running gateway: store, relay and HTTP server. Tests start
+// it on port 0 with a temporary database; serve and demo start it for real.
+type Program struct {
+	cfg      config.Config
+	log      *slog.Logger
+	listener net.Listener
+	server   *http.Server
+	mux      *http.ServeMux
+	store    store.Store
+	relay    *relay.Relay
+	registry *prometheus.Registry
+
+	closeOnce sync.Once
+	closeErr  error
+	runDone   chan struct{}
+}
+
+// Options are what a caller may inject besides configuration.
+type Options struct {
+	// Logger receives the program's logs; nil logs JSON to stderr through
+	// the redacting handler.
+	Logger *slog.Logger
+	// Listener, when set, is used instead of listening on cfg.Server.Addr.
+	Listener net.Listener
+	// HTTPClient performs outgoing API calls; nil uses a client with the
+	// configured timeouts.
+	HTTPClient *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Mount adds handlers to the server (the demo mounts the emulators and
+	// its page).
+	Mount func(mux *http.ServeMux)
+	// PollInterval overrides the relay's fallback poll interval.
+	PollInterval time.Duration
+}
+
+// NewLogger returns the production logger: JSON or text on w, every record
+// passed through the redacting handler.
+func NewLogger(w *os.File, level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if format == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	return slog.New(secret.NewRedactingHandler(h))
+}
+
+// NewProgram opens the store and key material and builds the server. It
+// does not start serving: call Run.
+func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program, error) {
+	p := &Program{cfg: cfg, log: opts.Logger, runDone: make(chan struct{})}
+	if p.log == nil {
+		p.log = NewLogger(os.Stderr, cfg.Log.Level, cfg.Log.Format)
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	kek, err := keyring.ParseKEK(cfg.Keys.KEK.Value)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := keyring.LoadOrCreate(cfg.Keys.KeysetFile, kek)
+	if err != nil {
+		return nil, err
+	}
+	switch cfg.Store.Driver {
+	case "sqlite":
+		if err := os.MkdirAll(filepath.Dir(cfg.Store.SQLitePath), 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		db, err := sqlite.Open(ctx, cfg.Store.SQLitePath)
+		if err != nil {
+			return nil, err
+		}
+		p.store = db
+	default:
+		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
+	}
+
+	p.registry = prometheus.NewRegistry()
+	p.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	whMetrics := webhook.NewMetrics(p.registry)
+	relayMetrics := relay.NewMetrics(p.registry)
+
+	hc := opts.HTTPClient
+	waHC, gcHC := hc, hc
+	if hc == nil {
+		waHC = &http.Client{Timeout: cfg.WhatsApp.RequestTimeout}
+		gcHC = &http.Client{Timeout: cfg.Genesys.RequestTimeout}
+	}
+	wa := whatsapp.NewClient(whatsapp.ClientConfig{
+		GraphURL: cfg.WhatsApp.GraphURL, APIVersion: cfg.WhatsApp.APIVersion, PhoneNumberID: cfg.WhatsApp.PhoneNumberID,
+		AccessToken: cfg.WhatsApp.AccessToken.Value, HTTPClient: waHC,
+	})
+	tokens := genesys.NewTokenSource(cfg.Genesys.LoginURL, cfg.Genesys.ClientID, cfg.Genesys.ClientSecret.Value, gcHC, now)
+	gc := genesys.NewClient(cfg.Genesys.APIURL, cfg.Genesys.IntegrationID, tokens, gcHC)
+
+	p.relay, err = relay.New(relay.Config{
+		Store: p.store, Sealer: sealer, ContactCenter: gc, Channel: wa, Metrics: relayMetrics, Logger: p.log, Now: now,
+		Workers: cfg.Relay.Workers, ReorderWindow: cfg.Relay.ReorderWindow,
+		RequestTimeout: max(cfg.WhatsApp.RequestTimeout, cfg.Genesys.RequestTimeout),
+		Backoff:        retry.Backoff{Initial: cfg.Relay.RetryInitial, Max: cfg.Relay.RetryMax},
+		GiveUpAfter:    cfg.Relay.GiveUpAfter, DedupeRetention: cfg.Relay.DedupeRetention,
+		PollInterval: opts.PollInterval,
+	})
+	if err != nil {
+		p.store.Close()
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks/whatsapp", whatsapp.NewWebhook(whatsapp.WebhookConfig{
+		AppSecrets:  secretValues(cfg.WhatsApp.AppSecret, cfg.WhatsApp.PreviousAppSecrets),
+		VerifyToken: cfg.WhatsApp.VerifyToken.Value,
+		MaxBytes:    cfg.Server.MaxBodyBytes, Sink: p.relay.Inbox(), Metrics: whMetrics, Logger: p.log,
+	}))
+	mux.Handle("/webhooks/genesys", genesys.NewWebhook(genesys.WebhookConfig{
+		Secrets:  secretValues(cfg.Genesys.WebhookSecret, cfg.Genesys.PreviousWebhookSecrets),
+		MaxBytes: cfg.Server.MaxBodyBytes, Sink: p.relay.Inbox(), Metrics: whMetrics, Logger: p.log,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", p.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.registry, promhttp.HandlerOpts{Registry: p.registry}))
+	if opts.Mount != nil {
+		opts.Mount(mux)
+	}
+	p.mux = mux
+	p.server = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	p.listener = opts.Listener
+	if p.listener == nil {
+		ln, err := net.Listen("tcp", cfg.Server.Addr)
+		if err != nil {
+			p.store.Close()
+			return nil, fmt.Errorf("listen: %w", err)
+		}
+		p.listener = ln
+	}
+	return p, nil
+}
+
+func secretValues(first config.Secret, rest []config.Secret) []secret.Value {
+	out := []secret.Value{first.Value}
+	for _, s := range rest {
+		out = append(out, s.Value)
+	}
+	return out
+}
+
+// Addr is the address the server listens on.
+func (p *Program) Addr() string { return p.listener.Addr().String() }
+
+// URL is the server's base URL.
+func (p *Program) URL() string { return "http://" + p.Addr() }
+
+// Registry exposes the metrics registry (tests read it).
+func (p *Program) Registry() *prometheus.Registry { return p.registry }
+
+// Store exposes the store (tests and the bench harness inspect it).
+func (p *Program) Store() store.Store { return p.store }
+
+func (p *Program) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := p.store.Ping(ctx); err != nil {
+		p.log.Warn("not ready", "error", err.Error())
+		http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Run serves until ctx ends or Close is called, then shuts down gracefully.
+func (p *Program) Run(ctx context.Context) error {
+	defer close(p.runDone)
+	relayDone := make(chan error, 1)
+	go func() { relayDone <- p.relay.Run(context.WithoutCancel(ctx)) }()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- p.server.Serve(p.listener) }()
+	p.log.Info("secureflow listening", "addr", p.Addr(), "version", version)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	p.shutdown()
+	return err
+}
+
+// shutdown stops taking requests, lets in-flight ones finish, then drains
+// the relay (queued commits, in-flight deliveries) and closes the store.
+func (p *Program) shutdown() {
+	p.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Server.ShutdownTimeout)
+		defer cancel()
+		var errs []error
+		if err := p.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		}
+		errs = append(errs, p.relay.Close(), p.store.Close())
+		p.closeErr = errors.Join(errs...)
+		p.log.Info("secureflow stopped")
+	})
+}
+
+// Close shuts the program down; it is safe to call more than once and
+// whether or not Run was called.
+func (p *Program) Close() error {
+	p.shutdown()
+	return p.closeErr
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/secureflow/secureflow/internal/config"
+	"github.com/secureflow/secureflow/internal/demo"
+	gcemu "github.com/secureflow/secureflow/internal/emulator/genesys"
+	waemu "github.com/secureflow/secureflow/internal/emulator/whatsapp"
+	"github.com/secureflow/secureflow/internal/keyring"
+	"github.com/secureflow/secureflow/internal/secret"
+)
+
+// stack is a gateway wired to both emulators on one HTTP server: what
+// `secureflow demo` runs, and what the end-to-end tests and the load
+// harness start.
+type stack struct {
+	*Program
+	WA *waemu.Emulator
+	GC *gcemu.Emulator
+	// appSecret and genesysSecret sign webhooks in tests and the load
+	// harness.
+	appSecret, genesysSecret []byte
+}
+
+// stackOptions configure a stack.
+type stackOptions struct {
+	// Addr to listen on ("127.0.0.1:0" for tests).
+	Addr string
+	// DataDir holds the database, the KEK and the keyset.
+	DataDir string
+	Logger  *slog.Logger
+	// Tune adjusts the configuration before start (tests shorten timers).
+	Tune func(*config.Config)
+	// WA and GC adjust the emulators' configuration.
+	WA func(*waemu.Config)
+	GC func(*gcemu.Config)
+	// PollInterval overrides the relay's fallback poll.
+	PollInterval time.Duration
+	// Mount adds more handlers (the load harness mounts its baseline).
+	Mount func(*http.ServeMux)
+}
+
+const (
+	demoPhoneNumberID = "106540352242922"
+	demoIntegration   = "73cb7fb7-c2db-4996-88f3-0a83a4fea1da"
+	demoClientID      = "secureflow-demo-client"
+)
+
+func randomSecret() secret.Value {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	return secret.FromString(hex.EncodeToString(b))
+}
+
+// demoKEK loads the demo's key-encryption key from the data directory,
+// creating it (mode 0600) on first use, so a restart on the same directory
+// can read its own database.
+func demoKEK(dir string) (secret.Value, error) {
+	path := filepath.Join(dir, "kek.json")
+	b, err := os.ReadFile(path)
+	if err == nil {
+		return secret.New(b), nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return secret.Value{}, fmt.Errorf("demo KEK: %w", err)
+	}
+	kek, err := keyring.NewKEK()
+	if err != nil {
+		return secret.Value{}, err
+	}
+	if err := os.WriteFile(path, kek.Reveal(), 0o600); err != nil {
+		return secret.Value{}, fmt.Errorf("demo KEK: %w", err)
+	}
+	return kek, nil
+}
+
+func lit(v secret.Value) config.Secret { return config.Secret{Ref: "generated", Value: v} }
+
+// newStack builds a gateway and both emulators on one listener.
+func newStack(ctx context.Context, o stackOptions) (*stack, error) {
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	ln, err := netListen(o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	base := "http://" + ln.Addr().String()
+	kek, err := demoKEK(o.DataDir)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	appSecret, verifyToken, accessToken := randomSecret(), randomSecret(), randomSecret()
+	clientSecret, webhookSecret := randomSecret(), randomSecret()
+
+	cfg := config.Default()
+	cfg.Server.Addr = ln.Addr().String()
+	cfg.Store.SQLitePath = filepath.Join(o.DataDir, "secureflow.db")
+	cfg.Keys.KeysetFile = filepath.Join(o.DataDir, "keyset.json")
+	cfg.Keys.KEK = lit(kek)
+	cfg.WhatsApp.AppSecret = lit(appSecret)
+	cfg.WhatsApp.VerifyToken = lit(verifyToken)
+	cfg.WhatsApp.AccessToken = lit(accessToken)
+	cfg.WhatsApp.PhoneNumberID = demoPhoneNumberID
+	cfg.WhatsApp.GraphURL = base + "/emulator/whatsapp/graph"
+	cfg.Genesys.APIURL = base + "/emulator/genesys"
+	cfg.Genesys.LoginURL = base + "/emulator/genesys/login"
+	cfg.Genesys.ClientID = demoClientID
+	cfg.Genesys.ClientSecret = lit(clientSecret)
+	cfg.Genesys.IntegrationID = demoIntegration
+	cfg.Genesys.WebhookSecret = lit(webhookSecret)
+	cfg.Relay.RetryInitial = 200 * time.Millisecond
+	cfg.Relay.RetryMax = 5 * time.Second
+	if o.Tune != nil {
+		o.Tune(&cfg)
+	}
+
+	log := o.Logger
+	if log == nil {
+		log = NewLogger(os.Stderr, cfg.Log.Level, cfg.Log.Format)
+	}
+	// The emulators stand in for Meta and Genesys; they are given the same
+	// credentials the gateway is configured with, as the real platforms
+	// would hold them.
+	waCfg := waemu.Config{
+		WebhookURL: base + "/webhooks/whatsapp", AppSecret: appSecret.Reveal(), VerifyToken: string(verifyToken.Reveal()),
+		AccessToken: string(accessToken.Reveal()), PhoneNumberID: demoPhoneNumberID, AutoStatuses: true,
+		RetrySchedule: []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second, 30 * time.Second},
+		Logger:        log.With("component", "emulator.whatsapp"),
+	}
+	if o.WA != nil {
+		o.WA(&waCfg)
+	}
+	wa, err := waemu.New(waCfg)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	gcCfg := gcemu.Config{
+		WebhookURL: base + "/webhooks/genesys", WebhookSecret: webhookSecret.Reveal(), ClientID: demoClientID,
+		ClientSecret: string(clientSecret.Reveal()), IntegrationID: demoIntegration, TokenTTL: time.Hour,
+		RetryDelay: 500 * time.Millisecond, Logger: log.With("component", "emulator.genesys"),
+	}
+	if o.GC != nil {
+		o.GC(&gcCfg)
+	}
+	gc, err := gcemu.New(gcCfg)
+	if err != nil {
+		wa.Close()
+		ln.Close()
+		return nil, err
+	}
+	p, err := NewProgram(ctx, cfg, Options{
+		Logger:       log,
+		Listener:     ln,
+		PollInterval: o.PollInterval,
+		Mount: func(mux *http.ServeMux) {
+			mux.Handle("/emulator/whatsapp/", wa.Handler())
+			mux.Handle("/emulator/genesys/", gc.Handler())
+			mux.Handle("/", demo.Handler())
+			if o.Mount != nil {
+				o.Mount(mux)
+			}
+		},
+	})
+	if err != nil {
+		wa.Close()
+		gc.Close()
+		ln.Close()
+		return nil, err
+	}
+	return &stack{Program: p, WA: wa, GC: gc, appSecret: appSecret.Reveal(), genesysSecret: webhookSecret.Reveal()}, nil
+}
+
+func netListen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
+
+// Close stops the gateway, then the emulators.
+func (s *stack) Close() error {
+	return errors.Join(s.Program.Close(), s.WA.Close(), s.GC.Close())
+}
