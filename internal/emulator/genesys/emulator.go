@@ -1,0 +1,426 @@
+package genesys
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/secureflow/secureflow/internal/hubsig"
+)
+
+// Defaults applied by New to empty Config fields.
+const (
+	// DefaultIntegrationID is the integration id of the sample payloads in
+	// specs/genesys-samples/.
+	DefaultIntegrationID   = "73cb7fb7-c2db-4996-88f3-0a83a4fea1da"
+	DefaultIntegrationName = "Open Messaging Integration"
+	// DefaultTokenTTL is the OAuth client's default token validity
+	// (genesys.md §2: 24 hours).
+	DefaultTokenTTL = 24 * time.Hour
+	// DefaultRetryDelay and DefaultMaxRetries are Genesys's webhook retry
+	// policy (genesys.md §1.7: up to 5 retries, 5 s apart).
+	DefaultRetryDelay = 5 * time.Second
+	DefaultMaxRetries = 5
+	// DefaultDeliveryTimeout is Genesys's webhook timeout (genesys.md §1.7: 10 s).
+	DefaultDeliveryTimeout = 10 * time.Second
+	DefaultHistoryLimit    = 100_000
+	DefaultQueueSize       = 10_000
+	// MaxAgentText is the agent-typed text limit for Open Messaging
+	// (genesys.md §1.9: 4000 characters).
+	MaxAgentText = 4000
+)
+
+// Errors returned by the agent-side methods.
+var (
+	// ErrClosed is returned by calls made after Close.
+	ErrClosed = errors.New("genesys emulator closed")
+	// ErrUnknownConversation means no conversation has that id.
+	ErrUnknownConversation = errors.New("unknown conversation")
+	// ErrDisconnected means the conversation has been disconnected.
+	ErrDisconnected = errors.New("conversation disconnected")
+)
+
+// Config configures an Emulator. WebhookSecret (more than 15 characters),
+// ClientID and ClientSecret are required.
+type Config struct {
+	// WebhookURL is the gateway's webhook endpoint (/webhooks/genesys), the
+	// integration's outboundNotificationWebhookUrl. It may be set later with
+	// SetWebhookURL.
+	WebhookURL string
+	// WebhookSecret is the integration's
+	// outboundNotificationWebhookSignatureSecretToken; it must be longer
+	// than 15 characters (genesys.md §1.7). Webhooks carry
+	// X-Hub-Signature-256: sha256=<base64 HMAC-SHA256> of the exact body.
+	WebhookSecret []byte
+	// WebhookHeaders are added to every webhook request (the integration's
+	// "user specified headers", genesys.md §1.8).
+	WebhookHeaders map[string]string
+	// ClientID and ClientSecret are the OAuth client credentials the token
+	// endpoint accepts (genesys.md §2).
+	ClientID, ClientSecret string
+	// IntegrationID is the Open Messaging integration id in the inbound API
+	// path and in outbound webhooks; empty means DefaultIntegrationID.
+	IntegrationID string
+	// IntegrationName is the nickname outbound webhooks carry in
+	// channel.from (genesys.md §1.6); empty means DefaultIntegrationName.
+	IntegrationName string
+	// TokenTTL is the lifetime (expires_in) of issued tokens; zero means
+	// DefaultTokenTTL.
+	TokenTTL time.Duration
+	// RetryDelay is the pause between webhook retries; zero means
+	// DefaultRetryDelay. Tests use short delays.
+	RetryDelay time.Duration
+	// MaxRetries is the number of retries after a timeout, 429 or 5xx; zero
+	// means DefaultMaxRetries, a negative value means none.
+	MaxRetries int
+	// DeliveryTimeout bounds each webhook attempt; zero means
+	// DefaultDeliveryTimeout.
+	DeliveryTimeout time.Duration
+	// AutoReceipts makes every accepted inbound message produce a receipt
+	// webhook (type "Receipt", status "Published").
+	AutoReceipts bool
+	// QueueSize bounds the webhook deliveries waiting for a worker; callers
+	// block (respecting their context) when it is full. Zero means
+	// DefaultQueueSize.
+	QueueSize int
+	// HistoryLimit caps each recorded history and the idempotency,
+	// conversation and token memories. Zero means DefaultHistoryLimit.
+	HistoryLimit int
+	// Client makes the webhook requests. Nil means a client with connection
+	// reuse tuned for many concurrent deliveries to one host.
+	Client *http.Client
+	// Logger receives the emulator's logs. Nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for timestamps and token expiry. Nil means time.Now.
+	Now func() time.Time
+}
+
+// Emulator plays Genesys Cloud towards the gateway: the OAuth token
+// endpoint, the Open Messaging inbound API, and the signed outbound webhooks
+// that agent messages become. It is safe for concurrent use.
+type Emulator struct {
+	cfg    Config
+	log    *slog.Logger
+	faults *faultState
+	disp   *dispatcher
+	mux    *http.ServeMux
+
+	webhookURL atomic.Pointer[string]
+	deliveryID atomic.Uint64
+	done       chan struct{}
+	closeOnce  sync.Once
+
+	mu            sync.Mutex
+	seq           uint64
+	tokens        *boundedMap[string, time.Time]     // access token → expiry
+	seen          *boundedMap[string, []byte]        // channel.messageId → response body
+	conversations *boundedMap[string, *Conversation] // conversationId → conversation
+	active        *boundedMap[string, string]        // customer id → connected conversationId
+	outbound      *boundedMap[string, string]        // outbound message id → conversationId
+	received      *ring[ReceivedMessage]
+	agentMessages *ring[AgentMessage]
+	receipts      *ring[Receipt]
+	deliveries    *ring[Delivery]
+	rawBodies     *ring[[]byte]
+	stats         Stats
+}
+
+// New validates cfg, fills in defaults and starts the delivery workers.
+func New(cfg Config) (*Emulator, error) {
+	var errs []error
+	// genesys.md §1.7/§1.8: the signature secret must be longer than 15 characters.
+	if len(cfg.WebhookSecret) <= 15 {
+		errs = append(errs, errors.New("genesys emulator: WebhookSecret must be longer than 15 characters"))
+	}
+	if cfg.ClientID == "" || cfg.ClientSecret == "" {
+		errs = append(errs, errors.New("genesys emulator: ClientID and ClientSecret are required"))
+	}
+	if cfg.TokenTTL < 0 || cfg.RetryDelay < 0 || cfg.DeliveryTimeout < 0 || cfg.QueueSize < 0 || cfg.HistoryLimit < 0 {
+		errs = append(errs, errors.New("genesys emulator: durations and sizes must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	cfg.IntegrationID = orDefault(cfg.IntegrationID, DefaultIntegrationID)
+	cfg.IntegrationName = orDefault(cfg.IntegrationName, DefaultIntegrationName)
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = DefaultTokenTTL
+	}
+	if cfg.RetryDelay == 0 {
+		cfg.RetryDelay = DefaultRetryDelay
+	}
+	switch {
+	case cfg.MaxRetries == 0:
+		cfg.MaxRetries = DefaultMaxRetries
+	case cfg.MaxRetries < 0:
+		cfg.MaxRetries = 0
+	}
+	if cfg.DeliveryTimeout == 0 {
+		cfg.DeliveryTimeout = DefaultDeliveryTimeout
+	}
+	if cfg.QueueSize == 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	if cfg.HistoryLimit == 0 {
+		cfg.HistoryLimit = DefaultHistoryLimit
+	}
+	if cfg.Client == nil {
+		cfg.Client = defaultClient()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.WebhookHeaders = maps.Clone(cfg.WebhookHeaders)
+	n := cfg.HistoryLimit
+	e := &Emulator{
+		cfg:           cfg,
+		log:           cfg.Logger.With("component", "emulator.genesys"),
+		faults:        newFaultState(),
+		done:          make(chan struct{}),
+		tokens:        newBoundedMap[string, time.Time](n),
+		seen:          newBoundedMap[string, []byte](n),
+		conversations: newBoundedMap[string, *Conversation](n),
+		active:        newBoundedMap[string, string](n),
+		outbound:      newBoundedMap[string, string](n),
+		received:      newRing[ReceivedMessage](n),
+		agentMessages: newRing[AgentMessage](n),
+		receipts:      newRing[Receipt](n),
+		deliveries:    newRing[Delivery](n),
+		rawBodies:     newRing[[]byte](n),
+	}
+	url := cfg.WebhookURL
+	e.webhookURL.Store(&url)
+	e.disp = newDispatcher(dispatchConfig{
+		client:  cfg.Client,
+		timeout: cfg.DeliveryTimeout,
+		queue:   cfg.QueueSize,
+		logger:  e.log,
+		url:     func() string { return *e.webhookURL.Load() },
+		header: func(h http.Header, j *job) {
+			for k, v := range e.cfg.WebhookHeaders {
+				h.Set(k, v)
+			}
+			h.Set("Content-Type", "application/json")
+			// genesys.md §1.7: X-Hub-Signature-256: sha256=<base64>.
+			h.Set(hubsig.Header, j.signature)
+		},
+		// genesys.md §1.5: a non-2xx answer fails the message.
+		success: func(status int) bool { return status >= 200 && status < 300 },
+		// genesys.md §1.7: retry on timeout (and, by inference, any network
+		// error), 429 and 5xx; up to MaxRetries times, RetryDelay apart.
+		retry: func(attempt, status int, err error) (time.Duration, bool) {
+			retryable := err != nil || status == http.StatusTooManyRequests || status >= 500
+			return e.cfg.RetryDelay, retryable && attempt <= e.cfg.MaxRetries
+		},
+		record: e.recordAttempt,
+	}, DefaultConcurrency)
+	e.mux = e.routes()
+	return e, nil
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func orDefaultInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func defaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 2 * maxWorkers
+	t.MaxIdleConnsPerHost = maxWorkers
+	return &http.Client{Transport: t}
+}
+
+// Handler serves the OAuth endpoint, the Open Messaging inbound API, the
+// conversation API and the control API, at the absolute paths documented in
+// docs/emulators.md (all under /emulator/genesys/).
+func (e *Emulator) Handler() http.Handler { return e.mux }
+
+// SetWebhookURL changes where webhooks are delivered, for set-ups where the
+// gateway's address is known only after the emulator is built.
+func (e *Emulator) SetWebhookURL(url string) { e.webhookURL.Store(&url) }
+
+// Close stops the delivery workers, abandons pending deliveries, releases
+// calls held by the Timeout fault, and waits for its goroutines.
+func (e *Emulator) Close() error {
+	e.closeOnce.Do(func() {
+		close(e.done)
+		e.disp.close()
+	})
+	return nil
+}
+
+func (e *Emulator) closed() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// SetFaults replaces the injected faults (and their counters). Deliveries
+// held by a previous Reorder setting are released at once.
+func (e *Emulator) SetFaults(f Faults) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
+	e.faults.set(f)
+	e.disp.setReorder(f.Reorder, f.ReorderWindow)
+	e.disp.resize(orDefaultInt(f.Concurrency, DefaultConcurrency))
+	return nil
+}
+
+// Faults returns the current faults, with the counters that remain.
+func (e *Emulator) Faults() Faults { return e.faults.get() }
+
+// WaitIdle blocks until no webhook delivery is queued, in flight, held by
+// the Reorder fault or waiting for a retry, or until ctx ends.
+func (e *Emulator) WaitIdle(ctx context.Context) error { return e.disp.waitIdle(ctx) }
+
+// Reset forgets every record, conversation and counter, clears the faults,
+// and drops the webhook deliveries not yet in flight. Issued tokens stay
+// valid so that a gateway's cached token keeps working.
+func (e *Emulator) Reset() {
+	_ = e.SetFaults(Faults{})
+	dropped := e.disp.drop()
+	e.mu.Lock()
+	e.seen.reset()
+	e.conversations.reset()
+	e.active.reset()
+	e.outbound.reset()
+	e.received.reset()
+	e.agentMessages.reset()
+	e.receipts.reset()
+	e.deliveries.reset()
+	e.rawBodies.reset()
+	e.stats = Stats{}
+	e.mu.Unlock()
+	e.log.Info("reset", "dropped_deliveries", dropped)
+}
+
+// Stats are running totals since New or the last Reset. Unlike the
+// histories they are not capped.
+type Stats struct {
+	// TokenGrants counts tokens issued.
+	TokenGrants int64 `json:"tokenGrants"`
+	// Received counts inbound messages and structured responses accepted
+	// (resends excluded).
+	Received int64 `json:"received"`
+	// Resends counts inbound calls that repeated a known channel.messageId.
+	Resends int64 `json:"resends"`
+	// Rejected counts inbound API calls answered with an error, faults included.
+	Rejected int64 `json:"rejected"`
+	// Events counts accepted typing events.
+	Events int64 `json:"events"`
+	// Receipts counts accepted receipts.
+	Receipts int64 `json:"receipts"`
+	// AgentMessages counts agent messages queued as webhooks.
+	AgentMessages int64 `json:"agentMessages"`
+	// Attempts counts webhook delivery attempts.
+	Attempts int64 `json:"attempts"`
+	// Delivered counts deliveries acknowledged with a 2xx.
+	Delivered int64 `json:"delivered"`
+	// Failed counts deliveries given up.
+	Failed int64 `json:"failed"`
+	// Pending is the number of deliveries queued, in flight, held or
+	// waiting for a retry, at the time of the call.
+	Pending int64 `json:"pending"`
+}
+
+// Stats returns the running totals.
+func (e *Emulator) Stats() Stats {
+	e.mu.Lock()
+	s := e.stats
+	e.mu.Unlock()
+	s.Pending = e.disp.pending.Load()
+	return s
+}
+
+// Resends returns how many inbound calls repeated a channel.messageId
+// already accepted: each was answered like the first and not added to the
+// transcript again.
+func (e *Emulator) Resends() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return int(e.stats.Resends)
+}
+
+// TokenGrants returns how many OAuth tokens were issued, so tests can check
+// that the gateway caches its token.
+func (e *Emulator) TokenGrants() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return int(e.stats.TokenGrants)
+}
+
+// Delivery is one webhook delivery attempt.
+type Delivery struct {
+	// ID numbers the webhook body; a deliberate duplicate shares its ID.
+	ID uint64 `json:"id"`
+	// Attempt is 1 for the first try of this copy, 2 for its first retry...
+	Attempt int `json:"attempt"`
+	// Duplicate marks the extra copy sent by the DuplicateRate fault.
+	Duplicate bool `json:"duplicate"`
+	// Kind is "message" (an agent message) or "receipt".
+	Kind string `json:"kind"`
+	// MessageIDs are the Genesys message ids the body carries.
+	MessageIDs []string `json:"messageIds"`
+	// StatusCode is the gateway's HTTP status, 0 when no response came.
+	StatusCode int `json:"statusCode"`
+	// Error describes a network error or timeout.
+	Error string `json:"error,omitempty"`
+	// Outcome is "delivered", "retrying" (another attempt is scheduled) or
+	// "failed" (given up).
+	Outcome string `json:"outcome"`
+	// Time is when the attempt ended, by the emulator's clock.
+	Time time.Time `json:"time"`
+	// Elapsed is how long the attempt took.
+	Elapsed time.Duration `json:"elapsedNs"`
+}
+
+func (e *Emulator) recordAttempt(a attemptRecord) {
+	d := Delivery{
+		ID: a.job.id, Attempt: a.attempt, Duplicate: a.job.duplicate, Kind: a.job.kind,
+		MessageIDs: a.job.ids, StatusCode: a.status, Outcome: a.outcome,
+		Time: e.cfg.Now(), Elapsed: a.elapsed,
+	}
+	if a.err != nil {
+		d.Error = a.err.Error()
+	}
+	e.mu.Lock()
+	e.deliveries.push(d)
+	e.stats.Attempts++
+	switch a.outcome {
+	case outcomeDelivered:
+		e.stats.Delivered++
+	case outcomeFailed:
+		e.stats.Failed++
+	}
+	e.mu.Unlock()
+}
+
+// Deliveries returns the recorded webhook attempts, oldest first.
+func (e *Emulator) Deliveries() []Delivery {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Delivery, 0, e.deliveries.len())
+	e.deliveries.each(func(d Delivery) bool { out = append(out, d); return true })
+	return out
+}
