@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,11 +33,23 @@ func newBenchCmd(e *env) *cobra.Command {
 		Short: "Measure the gateway: relay throughput and latency, idle memory",
 	}
 	var o relayBenchOptions
+	var cpuProfile string
 	relayCmd := &cobra.Command{
 		Use:   "relay",
 		Short: "Full path on SQLite against a bare relay (verify + forward, no storage), in the same run",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			res, err := runRelayBench(cmd.Context(), o)
 			if err != nil {
 				return err
@@ -48,8 +61,10 @@ func newBenchCmd(e *env) *cobra.Command {
 	relayCmd.Flags().IntVar(&o.Messages, "messages", 20000, "messages in the throughput run")
 	relayCmd.Flags().IntVar(&o.Conversations, "conversations", 1000, "distinct conversations")
 	relayCmd.Flags().IntVar(&o.Concurrency, "concurrency", 64, "concurrent webhook senders in the throughput run")
+	relayCmd.Flags().IntVar(&o.Workers, "workers", 64, "the gateway's relay.workers (deliveries in flight)")
 	relayCmd.Flags().IntVar(&o.Rate, "rate", 1000, "messages per second in the latency run")
 	relayCmd.Flags().DurationVar(&o.Duration, "duration", 10*time.Second, "length of the latency run")
+	relayCmd.Flags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 
 	var idle idleBenchOptions
 	idleCmd := &cobra.Command{
@@ -67,8 +82,8 @@ func newBenchCmd(e *env) *cobra.Command {
 }
 
 type relayBenchOptions struct {
-	Messages, Conversations, Concurrency, Rate int
-	Duration                                   time.Duration
+	Messages, Conversations, Concurrency, Rate, Workers int
+	Duration                                            time.Duration
 	// DataDir holds the gateway's database (default: temporary).
 	DataDir string
 }
@@ -253,7 +268,7 @@ func runRelayBench(ctx context.Context, o relayBenchOptions) (relayBenchResult, 
 	var bare http.Handler
 	s, err := newStack(ctx, stackOptions{
 		Addr: "127.0.0.1:0", DataDir: dir, Logger: slog.New(slog.DiscardHandler),
-		Tune: func(c *config.Config) { c.Relay.Workers = 64 },
+		Tune: func(c *config.Config) { c.Relay.Workers = o.Workers },
 		Mount: func(mux *http.ServeMux) {
 			mux.Handle("/bench/bare-relay", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { bare.ServeHTTP(w, r) }))
 		},

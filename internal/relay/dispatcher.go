@@ -61,7 +61,11 @@ type dispatcher struct {
 // starts delivering them. It reports how many it started.
 func (d *dispatcher) dispatchOnce(ctx context.Context) (int, error) {
 	free := cap(d.slots) - len(d.slots)
-	if free == 0 {
+	// Claim in batches: a claim is a write transaction, and claiming one
+	// message each time a worker frees up would cost a transaction per
+	// message. Wait for a quarter of the workers to be free, unless the
+	// dispatcher is idle.
+	if free == 0 || (free < cap(d.slots)/4 && free < cap(d.slots)) {
 		return 0, nil
 	}
 	msgs, err := d.st.ClaimOutbox(ctx, d.now(), d.lease, free)
@@ -178,6 +182,9 @@ func (d *dispatcher) send(ctx context.Context, m store.OutboxMessage) (ext, peer
 func (d *dispatcher) recordLoop(wake func()) {
 	for first := range d.done {
 		batch := []store.Delivery{first}
+		// Gather what completes within a short window into one
+		// transaction; the window bounds the added latency.
+		window := time.NewTimer(2 * time.Millisecond)
 	fill:
 		for len(batch) < 512 {
 			select {
@@ -186,10 +193,11 @@ func (d *dispatcher) recordLoop(wake func()) {
 					break fill
 				}
 				batch = append(batch, x)
-			default:
+			case <-window.C:
 				break fill
 			}
 		}
+		window.Stop()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		if err := d.st.MarkDelivered(ctx, batch); err != nil {
 			// The leases expire and the messages are resent with the same

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
-	"strings"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pressly/goose/v3"
@@ -24,6 +26,17 @@ var migrations embed.FS
 type DB struct {
 	w *sql.DB // the single writer
 	r *sql.DB // readers
+
+	stmts sync.Map // query → *sql.Stmt prepared on w
+
+	// Bounded caches that spare writes which would change nothing: a
+	// conversation's last activity is recorded at most once a minute, and
+	// its peer conversation id only when it changes.
+	activity activityCache
+	peers    peerCache
+	// fullSync records whether the writer connection is in
+	// synchronous=FULL mode; only its holder reads or changes it.
+	fullSync atomic.Bool
 }
 
 var _ store.Store = (*DB)(nil)
@@ -58,6 +71,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
 	db := &DB{w: w}
+	db.fullSync.Store(true) // the DSN's setting
 	if err := db.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -68,6 +82,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if _, err := w.ExecContext(ctx, `UPDATE outbox SET lease_until = 0 WHERE state = 0 AND lease_until <> 0`); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: release leases: %w", err)
+	}
+	if err := db.prepare(ctx); err != nil {
+		db.closeStmts()
+		w.Close()
+		return nil, err
 	}
 	r, err := sql.Open("sqlite", dsn(""))
 	if err != nil {
@@ -96,7 +115,15 @@ func (db *DB) migrate(ctx context.Context) error {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.closeStmts()
 	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+func (db *DB) closeStmts() {
+	db.stmts.Range(func(_, s any) bool {
+		s.(*sql.Stmt).Close()
+		return true
+	})
 }
 
 // Ping checks that the database answers a query.
@@ -108,9 +135,67 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// inTx runs fn in a write transaction.
-func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+// durability of a write transaction.
+type durability bool
+
+const (
+	// durable commits are fsynced before they return (synchronous=FULL):
+	// used where the caller acknowledges something to the outside world
+	// on the strength of the commit (an inbox append answers a webhook).
+	durable durability = true
+	// crashSafe commits survive a process crash but may be rolled back by
+	// a power loss (WAL with synchronous=NORMAL). The next durable commit
+	// fsyncs the WAL, and with it every earlier commit. Used for state
+	// whose loss only causes idempotent rework: processing replays, claims
+	// expire, a lost delivery record means a resend with the same
+	// idempotency key.
+	crashSafe durability = false
+)
+
+// stmt returns the statement for query within tx: the one prepared at Open
+// for the hot paths, or a fresh one.
+func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if s, ok := db.stmts.Load(query); ok {
+		return tx.StmtContext(ctx, s.(*sql.Stmt)), nil
+	}
+	s, err := tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	return s, nil
+}
+
+// prepare prepares the hot-path statements once, on the writer, so that
+// transactions do not parse SQL again and again.
+func (db *DB) prepare(ctx context.Context) error {
+	for _, q := range []string{qAppendInbox, qCompleteInbox, qEnqueue, qTouch, qClaim, qLease, qMarkDelivered, qPeer} {
+		s, err := db.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		db.stmts.Store(q, s)
+	}
+	return nil
+}
+
+// inTx runs fn in a write transaction with the given durability.
+func (db *DB) inTx(ctx context.Context, d durability, fn func(*sql.Tx) error) error {
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: writer: %w", err)
+	}
+	defer conn.Close()
+	if db.fullSync.Load() != bool(d) {
+		mode := "NORMAL"
+		if d == durable {
+			mode = "FULL"
+		}
+		if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = "+mode); err != nil {
+			return fmt.Errorf("sqlite: synchronous: %w", err)
+		}
+		db.fullSync.Store(bool(d))
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
@@ -141,14 +226,11 @@ func fromMS(v int64) time.Time {
 // AppendInbox implements store.Store.
 func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]bool, error) {
 	accepted := make([]bool, len(events))
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO inbox
-			(source, dedupe_key, conversation, occurred_at, received_at, payload)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedupe_key) DO NOTHING`)
+	err := db.inTx(ctx, durable, func(tx *sql.Tx) error {
+		stmt, err := db.stmt(ctx, tx, qAppendInbox)
 		if err != nil {
 			return fmt.Errorf("sqlite: append inbox: %w", err)
 		}
-		defer stmt.Close()
 		for i, e := range events {
 			if e.Source == "" || e.DedupeKey == "" || e.Conversation == "" || e.Payload == nil {
 				return fmt.Errorf("sqlite: append inbox: event %d lacks source, dedupe key, conversation or payload", i)
@@ -197,25 +279,19 @@ func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, afterID i
 
 // CompleteInbox implements store.Store.
 func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Completion) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		mark, err := tx.PrepareContext(ctx, `UPDATE inbox SET state = 1, payload = NULL WHERE id = ? RETURNING conversation`)
+	return db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+		mark, err := db.stmt(ctx, tx, qCompleteInbox)
 		if err != nil {
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
 		}
-		defer mark.Close()
-		enq, err := tx.PrepareContext(ctx, `INSERT INTO outbox
-			(lane, destination, kind, idempotency_key, conversation, ref, payload, next_attempt_at, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`)
+		enq, err := db.stmt(ctx, tx, qEnqueue)
 		if err != nil {
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
 		}
-		defer enq.Close()
-		touch, err := tx.PrepareContext(ctx, `INSERT INTO conversations (key, created_at, last_activity_at) VALUES (?, ?, ?)
-			ON CONFLICT (key) DO UPDATE SET last_activity_at = excluded.last_activity_at`)
+		touch, err := db.stmt(ctx, tx, qTouch)
 		if err != nil {
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
 		}
-		defer touch.Close()
 		seen := map[string]bool{}
 		for _, c := range done {
 			var conv string
@@ -225,7 +301,7 @@ func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Com
 				}
 				return fmt.Errorf("sqlite: complete inbox: %w", err)
 			}
-			if !seen[conv] {
+			if !seen[conv] && db.activity.stale(conv, now) {
 				seen[conv] = true
 				if _, err := touch.ExecContext(ctx, conv, ms(now), ms(now)); err != nil {
 					return fmt.Errorf("sqlite: complete inbox: %w", err)
@@ -258,6 +334,29 @@ func validOutbox(m store.OutboxMessage) error {
 const outboxCols = `o.id, o.lane, o.destination, o.kind, o.idempotency_key, o.conversation, o.ref,
 	o.payload, o.attempts, o.next_attempt_at, o.created_at, COALESCE(o.external_id, '')`
 
+// Hot-path statements, prepared once at Open.
+const (
+	qAppendInbox = `INSERT INTO inbox
+			(source, dedupe_key, conversation, occurred_at, received_at, payload)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedupe_key) DO NOTHING`
+	qCompleteInbox = `UPDATE inbox SET state = 1, payload = NULL WHERE id = ? RETURNING conversation`
+	qEnqueue       = `INSERT INTO outbox
+			(lane, destination, kind, idempotency_key, conversation, ref, payload, next_attempt_at, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`
+	qTouch = `INSERT INTO conversations (key, created_at, last_activity_at) VALUES (?, ?, ?)
+			ON CONFLICT (key) DO UPDATE SET last_activity_at = excluded.last_activity_at`
+	qClaim = `SELECT ` + outboxCols + ` FROM outbox o INDEXED BY outbox_due
+			WHERE o.state = 0 AND o.next_attempt_at <= ? AND o.lease_until <= ?
+			AND NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = o.lane AND p.id < o.id)
+			ORDER BY o.id LIMIT ?`
+	qLease         = `UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))`
+	qMarkDelivered = `UPDATE outbox SET state = 1, payload = NULL, lease_until = 0,
+			delivered_at = ?, external_id = NULLIF(?, '') WHERE id = ? AND state = 0 RETURNING conversation`
+	qPeer = `INSERT INTO conversations (key, peer_conversation_id, created_at, last_activity_at)
+			VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET peer_conversation_id = excluded.peer_conversation_id
+			WHERE peer_conversation_id <> excluded.peer_conversation_id`
+)
+
 func scanOutbox(sc interface{ Scan(...any) error }) (store.OutboxMessage, error) {
 	var m store.OutboxMessage
 	var next, created int64
@@ -268,16 +367,19 @@ func scanOutbox(sc interface{ Scan(...any) error }) (store.OutboxMessage, error)
 }
 
 // ClaimOutbox implements store.Store.
-func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxMessage, error) {
+func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, leaseFor time.Duration, limit int) ([]store.OutboxMessage, error) {
 	var out []store.OutboxMessage
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
-		// The head of each lane is its lowest pending id; a lane whose head
-		// is leased (in flight) or not yet due delivers nothing, which is
-		// what keeps one conversation in order.
-		rows, err := tx.QueryContext(ctx, `SELECT `+outboxCols+` FROM outbox o
-			JOIN (SELECT MIN(id) AS id FROM outbox WHERE state = 0 GROUP BY lane) h ON h.id = o.id
-			WHERE o.next_attempt_at <= ? AND o.lease_until <= ?
-			ORDER BY o.id LIMIT ?`, ms(now), ms(now), limit)
+	err := db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+		// A lane's head is its lowest pending id. Pending rows are walked
+		// in id order through the partial index, each kept only if no
+		// earlier pending row shares its lane (an index probe); a lane
+		// whose head is leased (in flight) or not yet due delivers nothing,
+		// which is what keeps one conversation in order.
+		q, err := db.stmt(ctx, tx, qClaim)
+		if err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(ctx, ms(now), ms(now), limit)
 		if err != nil {
 			return fmt.Errorf("sqlite: claim outbox: %w", err)
 		}
@@ -295,16 +397,23 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("sqlite: claim outbox: %w", err)
 		}
+		lease, err := db.stmt(ctx, tx, qLease)
+		if err != nil {
+			return err
+		}
 		if len(out) == 0 {
 			return nil
 		}
-		ids := make([]string, len(out))
-		args := []any{ms(now.Add(lease))}
+		ids := make([]byte, 0, 12*len(out))
+		ids = append(ids, '[')
 		for i, m := range out {
-			ids[i] = "?"
-			args = append(args, m.ID)
+			if i > 0 {
+				ids = append(ids, ',')
+			}
+			ids = strconv.AppendInt(ids, m.ID, 10)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = ? WHERE id IN (`+strings.Join(ids, ",")+`)`, args...); err != nil {
+		ids = append(ids, ']')
+		if _, err := lease.ExecContext(ctx, ms(now.Add(leaseFor)), string(ids)); err != nil {
 			return fmt.Errorf("sqlite: claim outbox: %w", err)
 		}
 		return nil
@@ -317,22 +426,26 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duratio
 
 // MarkDelivered implements store.Store.
 func (db *DB) MarkDelivered(ctx context.Context, ds []store.Delivery) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+		mark, err := db.stmt(ctx, tx, qMarkDelivered)
+		if err != nil {
+			return err
+		}
+		peer, err := db.stmt(ctx, tx, qPeer)
+		if err != nil {
+			return err
+		}
 		for _, d := range ds {
 			var conv string
-			err := tx.QueryRowContext(ctx, `UPDATE outbox SET state = 1, payload = NULL, lease_until = 0,
-				delivered_at = ?, external_id = NULLIF(?, '') WHERE id = ? AND state = 0 RETURNING conversation`,
-				ms(d.At), d.ExternalID, d.ID).Scan(&conv)
+			err := mark.QueryRowContext(ctx, ms(d.At), d.ExternalID, d.ID).Scan(&conv)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue // already delivered or dead-lettered: idempotent
 			}
 			if err != nil {
 				return fmt.Errorf("sqlite: mark delivered: %w", err)
 			}
-			if d.PeerConversationID != "" {
-				if _, err := tx.ExecContext(ctx, `INSERT INTO conversations (key, peer_conversation_id, created_at, last_activity_at)
-					VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET peer_conversation_id = excluded.peer_conversation_id`,
-					conv, d.PeerConversationID, ms(d.At), ms(d.At)); err != nil {
+			if d.PeerConversationID != "" && db.peers.changed(conv, d.PeerConversationID) {
+				if _, err := peer.ExecContext(ctx, conv, d.PeerConversationID, ms(d.At), ms(d.At)); err != nil {
 					return fmt.Errorf("sqlite: mark delivered: %w", err)
 				}
 			}
@@ -343,7 +456,7 @@ func (db *DB) MarkDelivered(ctx context.Context, ds []store.Delivery) error {
 
 // Reschedule implements store.Store.
 func (db *DB) Reschedule(ctx context.Context, id int64, next time.Time, reason string) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_until = 0,
 			last_error = ? WHERE id = ? AND state = 0`, ms(next), reason, id)
 		if err != nil {
@@ -358,7 +471,7 @@ func (db *DB) Reschedule(ctx context.Context, id int64, next time.Time, reason s
 
 // DeadLetter implements store.Store.
 func (db *DB) DeadLetter(ctx context.Context, id int64, now time.Time, reason string) error {
-	return db.inTx(ctx, func(tx *sql.Tx) error {
+	return db.inTx(ctx, durable, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO dead_letters
 			(outbox_id, lane, destination, kind, idempotency_key, conversation, payload, attempts, reason, created_at)
 			SELECT id, lane, destination, kind, idempotency_key, conversation, payload, attempts + 1, ?, ?
@@ -431,7 +544,7 @@ func (db *DB) Conversation(ctx context.Context, key string) (store.Conversation,
 // Prune implements store.Store.
 func (db *DB) Prune(ctx context.Context, inboxBefore, outboxBefore time.Time) (int64, error) {
 	var total int64
-	err := db.inTx(ctx, func(tx *sql.Tx) error {
+	err := db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
 		for _, q := range []struct {
 			sql string
 			at  time.Time
@@ -466,4 +579,51 @@ func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 		return store.Stats{}, fmt.Errorf("sqlite: stats: %w", err)
 	}
 	return s, nil
+}
+
+// cacheLimit bounds each cache; past it the cache starts afresh, which only
+// costs some redundant writes.
+const cacheLimit = 50_000
+
+// activityGranularity is the resolution of conversations.last_activity_at.
+const activityGranularity = time.Minute
+
+type activityCache struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+// stale reports whether conv's recorded activity is older than the
+// granularity, and if so notes now as recorded.
+func (c *activityCache) stale(conv string, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if last, ok := c.m[conv]; ok && now.Sub(last) < activityGranularity && !now.Before(last) {
+		return false
+	}
+	if c.m == nil || len(c.m) >= cacheLimit {
+		c.m = make(map[string]time.Time)
+	}
+	c.m[conv] = now
+	return true
+}
+
+type peerCache struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+// changed reports whether peer differs from what was last recorded for
+// conv, and notes it.
+func (c *peerCache) changed(conv, peer string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[conv] == peer {
+		return false
+	}
+	if c.m == nil || len(c.m) >= cacheLimit {
+		c.m = make(map[string]string)
+	}
+	c.m[conv] = peer
+	return true
 }

@@ -36,6 +36,7 @@ CREATE TABLE outbox (
     last_error      TEXT
 );
 CREATE INDEX outbox_pending ON outbox (lane, id) WHERE state = 0;
+CREATE INDEX outbox_due ON outbox (id) WHERE state = 0;
 CREATE INDEX outbox_external ON outbox (destination, external_id) WHERE external_id IS NOT NULL;
 CREATE INDEX outbox_delivered ON outbox (delivered_at) WHERE state = 1;
 
