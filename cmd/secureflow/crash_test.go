@@ -128,7 +128,7 @@ func TestCrashSafety(t *testing.T) {
 	for i := range per {
 		for c := range customers {
 			from := fmt.Sprintf("55619%06d", c)
-			if _, err := wa.SendCustomerMessage(ctx, waemu.CustomerMessage{From: from, Text: fmt.Sprintf("%s #%02d", from, i),
+			if _, err := wa.SendCustomerMessage(ctx, waemu.CustomerMessage{From: from, Text: fmt.Sprintf("%s #%02d", label(from), i),
 				Timestamp: base.Add(time.Duration(i) * time.Second)}); err != nil {
 				t.Fatal(err)
 			}
@@ -162,7 +162,7 @@ func TestCrashSafety(t *testing.T) {
 			t.Fatalf("%s: %d messages at the contact centre, want %d", from, len(got[from]), per)
 		}
 		for i, txt := range got[from] {
-			if want := fmt.Sprintf("%s #%02d", from, i); txt != want {
+			if want := fmt.Sprintf("%s #%02d", label(from), i); txt != want {
 				t.Fatalf("%s: position %d has %q, want %q", from, i, txt, want)
 			}
 		}

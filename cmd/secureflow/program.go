@@ -19,7 +19,9 @@ import (
 	"github.com/secureflow/secureflow/internal/channel/whatsapp"
 	"github.com/secureflow/secureflow/internal/config"
 	"github.com/secureflow/secureflow/internal/contactcenter/genesys"
+	"github.com/secureflow/secureflow/internal/detect"
 	"github.com/secureflow/secureflow/internal/keyring"
+	"github.com/secureflow/secureflow/internal/redact"
 	"github.com/secureflow/secureflow/internal/relay"
 	"github.com/secureflow/secureflow/internal/retry"
 	"github.com/secureflow/secureflow/internal/secret"
@@ -62,6 +64,8 @@ type Options struct {
 	Mount func(mux *http.ServeMux)
 	// PollInterval overrides the relay's fallback poll interval.
 	PollInterval time.Duration
+	// Tokenizer backs the detection policy's "tokenize" action; nil masks.
+	Tokenizer redact.Tokenizer
 }
 
 // NewLogger returns the production logger: JSON or text on w, every record
@@ -128,7 +132,24 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 	tokens := genesys.NewTokenSource(cfg.Genesys.LoginURL, cfg.Genesys.ClientID, cfg.Genesys.ClientSecret.Value, gcHC, now)
 	gc := genesys.NewClient(cfg.Genesys.APIURL, cfg.Genesys.IntegrationID, tokens, gcHC)
 
+	var custR, agentR relay.Redactor
+	if cfg.Detection.Enabled {
+		scanner, err := detect.NewScanner(detect.DefaultRegistry(), detect.WithMinScore(cfg.Detection.MinScore))
+		if err != nil {
+			p.store.Close()
+			return nil, err
+		}
+		custPolicy, err1 := redact.DefaultCustomerPolicy().Override(cfg.Detection.Customer)
+		agentPolicy, err2 := redact.DefaultAgentPolicy().Override(cfg.Detection.Agent)
+		if err := errors.Join(err1, err2); err != nil {
+			p.store.Close()
+			return nil, fmt.Errorf("detection policy: %w", err)
+		}
+		custR = redact.New(scanner, custPolicy, opts.Tokenizer)
+		agentR = redact.New(scanner, agentPolicy, opts.Tokenizer)
+	}
 	p.relay, err = relay.New(relay.Config{
+		Customer: custR, Agent: agentR,
 		Store: p.store, Sealer: sealer, ContactCenter: gc, Channel: wa, Metrics: relayMetrics, Logger: p.log, Now: now,
 		Workers: cfg.Relay.Workers, ReorderWindow: cfg.Relay.ReorderWindow,
 		RequestTimeout: max(cfg.WhatsApp.RequestTimeout, cfg.Genesys.RequestTimeout),

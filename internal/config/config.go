@@ -20,13 +20,28 @@ var ErrInvalid = errors.New("invalid configuration")
 
 // Config is the whole configuration of one secureflow process.
 type Config struct {
-	Server   Server   `yaml:"server"`
-	Store    Store    `yaml:"store"`
-	Keys     Keys     `yaml:"keys"`
-	WhatsApp WhatsApp `yaml:"whatsapp"`
-	Genesys  Genesys  `yaml:"genesys"`
-	Relay    Relay    `yaml:"relay"`
-	Log      Log      `yaml:"log"`
+	Server    Server    `yaml:"server"`
+	Store     Store     `yaml:"store"`
+	Keys      Keys      `yaml:"keys"`
+	WhatsApp  WhatsApp  `yaml:"whatsapp"`
+	Genesys   Genesys   `yaml:"genesys"`
+	Relay     Relay     `yaml:"relay"`
+	Detection Detection `yaml:"detection"`
+	Log       Log       `yaml:"log"`
+}
+
+// Detection configures in-line protection of secrets volunteered in chat.
+type Detection struct {
+	// Enabled scans every customer and agent message.
+	Enabled bool `yaml:"enabled"`
+	// MinScore ignores findings scored below it (0..1).
+	MinScore float64 `yaml:"min_score"`
+	// Customer overrides the action per entity for customer messages:
+	// entity name (e.g. CREDIT_CARD) to tokenize, mask, drop, allow or
+	// block. From the environment: CREDIT_CARD=mask,EMAIL_ADDRESS=drop.
+	Customer map[string]string `yaml:"customer"`
+	// Agent overrides the action per entity for agent messages.
+	Agent map[string]string `yaml:"agent"`
 }
 
 // Server configures the HTTP listener.
@@ -162,7 +177,8 @@ func Default() Config {
 			RetryMax:        5 * time.Minute,
 			GiveUpAfter:     24 * time.Hour,
 		},
-		Log: Log{Level: "info", Format: "json"},
+		Detection: Detection{Enabled: true, MinScore: 0.5},
+		Log:       Log{Level: "info", Format: "json"},
 	}
 }
 
@@ -297,6 +313,18 @@ func (c *Config) validate() []error {
 	}
 	if c.Relay.RetryMax < c.Relay.RetryInitial {
 		bad("relay.retry_max", "must not be below relay.retry_initial")
+	}
+	if c.Detection.MinScore < 0 || c.Detection.MinScore > 1 {
+		bad("detection.min_score", "must be between 0 and 1, got %v", c.Detection.MinScore)
+	}
+	for dir, m := range map[string]map[string]string{"detection.customer": c.Detection.Customer, "detection.agent": c.Detection.Agent} {
+		for entity, action := range m {
+			switch strings.ToLower(action) {
+			case "tokenize", "mask", "drop", "allow", "block":
+			default:
+				bad(dir+"."+entity, "must be tokenize, mask, drop, allow or block, got %q", action)
+			}
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -111,6 +111,22 @@ func setFromString(v reflect.Value, s string) error {
 			return fmt.Errorf("not an integer: %q", s)
 		}
 		v.SetInt(n)
+	case v.Kind() == reflect.Float64:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("not a number: %q", s)
+		}
+		v.SetFloat(f)
+	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String && v.Type().Elem().Kind() == reflect.String:
+		m := map[string]string{}
+		for pair := range strings.SplitSeq(s, ",") {
+			k, val, ok := strings.Cut(strings.TrimSpace(pair), "=")
+			if !ok || k == "" {
+				return fmt.Errorf("want KEY=value pairs separated by commas, got %q", pair)
+			}
+			m[k] = val
+		}
+		v.Set(reflect.ValueOf(m))
 	case v.Kind() == reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {

@@ -13,6 +13,7 @@ type Metrics struct {
 	DeadLetters     *prometheus.CounterVec // destination, kind
 	DeliveryLatency *prometheus.HistogramVec
 	InFlight        prometheus.Gauge
+	Detections      *prometheus.CounterVec // direction, entity, action
 }
 
 // NewMetrics registers the relay metrics with reg.
@@ -45,6 +46,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "secureflow_outbox_in_flight", Help: "Deliveries in flight.",
 		}),
 	}
-	reg.MustRegister(m.InboxStored, m.CommitBatch, m.Processed, m.Delivered, m.Retries, m.DeadLetters, m.DeliveryLatency, m.InFlight)
+	m.Detections = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "secureflow_detections_total", Help: "Sensitive spans found in chat text, by direction, entity and the action taken.",
+	}, []string{"direction", "entity", "action"})
+	reg.MustRegister(m.Detections, m.InboxStored, m.CommitBatch, m.Processed, m.Delivered, m.Retries, m.DeadLetters, m.DeliveryLatency, m.InFlight)
 	return m
 }

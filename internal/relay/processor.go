@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/secureflow/secureflow/internal/event"
+	"github.com/secureflow/secureflow/internal/redact"
 	"github.com/secureflow/secureflow/internal/store"
 )
 
@@ -28,6 +29,8 @@ type processor struct {
 	metrics *Metrics
 	log     *slog.Logger
 	wakeOut func()
+
+	customer, agent Redactor
 
 	// cursor skips events left pending on purpose (statuses waiting for
 	// their message) so they cannot starve newer events; it rewinds when a
@@ -103,9 +106,20 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 	}
 	p.cursor = next
 	var done []store.Completion
+	stalled := map[string]bool{} // conversations whose next message must wait
 	for _, row := range evs {
+		if stalled[row.Conversation] {
+			continue
+		}
 		out, err := p.route(ctx, row, now)
 		if errors.Is(err, errNotYet) {
+			continue
+		}
+		if errors.Is(err, errRetry) {
+			// Later events of this conversation must not overtake it;
+			// rescan from the start next round.
+			stalled[row.Conversation] = true
+			p.cursor = 0
 			continue
 		}
 		if err != nil {
@@ -130,7 +144,13 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 	return len(done), nil
 }
 
-var errNotYet = errors.New("not yet")
+// errNotYet leaves a status or receipt pending without holding up its
+// conversation; errRetry leaves a message pending and holds up the rest of
+// its conversation, to keep order.
+var (
+	errNotYet = errors.New("not yet")
+	errRetry  = errors.New("retry later")
+)
 
 func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Time) ([]store.OutboxMessage, error) {
 	pt, err := p.sealer.Open(row.Payload, inboxAD(row.Source, row.DedupeKey))
@@ -144,9 +164,26 @@ func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Ti
 	var cmds []outItem
 	switch e.Kind {
 	case event.CustomerMessage:
+		if err := p.redact(ctx, "customer", p.customer, &e); err != nil {
+			return nil, err
+		}
 		cmds = []outItem{customerMessage(e)}
 	case event.AgentMessage:
-		cmds = []outItem{agentMessage(e)}
+		blocked := false
+		if p.agent != nil && e.Text != "" {
+			res, err := p.agent.Redact(ctx, e.Text)
+			if err != nil {
+				p.log.Warn("detection failed, will retry", "inbox_id", row.ID, "error", err.Error())
+				return nil, errRetry
+			}
+			p.count("agent", res)
+			e.Text, blocked = res.Text, res.Blocked
+		}
+		if blocked {
+			cmds = []outItem{agentBlocked(e)}
+		} else {
+			cmds = []outItem{agentMessage(e)}
+		}
 	case event.CustomerStatus:
 		it, err := p.customerStatus(ctx, e)
 		if err != nil {
@@ -198,6 +235,49 @@ func (p *processor) unmatched(e event.Event, row store.InboxEvent, now time.Time
 }
 
 var errIgnored = errors.New("ignored")
+
+// Redactor applies the detection policy to text (see package redact).
+type Redactor interface {
+	Redact(ctx context.Context, text string) (redact.Result, error)
+}
+
+// redact rewrites a customer message's text under the policy. A failure
+// (the vault unreachable) leaves the event pending: forwarding it
+// unredacted is not an option.
+func (p *processor) redact(ctx context.Context, direction string, r Redactor, e *event.Event) error {
+	if r == nil || e.Text == "" {
+		return nil
+	}
+	res, err := r.Redact(ctx, e.Text)
+	if err != nil {
+		p.log.Warn("detection failed, will retry", "direction", direction, "error", err.Error())
+		return errRetry
+	}
+	p.count(direction, res)
+	e.Text = res.Text
+	if res.Blocked {
+		e.Text = "[the customer sent a message that was withheld because it contained sensitive data]"
+	}
+	if e.Reply != nil && len(res.Findings) > 0 {
+		e.Reply.Title = e.Text
+	}
+	return nil
+}
+
+func (p *processor) count(direction string, res redact.Result) {
+	for _, f := range res.Findings {
+		p.metrics.Detections.WithLabelValues(direction, string(f.Entity), string(f.Action)).Inc()
+	}
+}
+
+// agentBlocked answers an agent message withheld by the detection policy
+// with a Failed receipt, reason DataFiltered (genesys.md §1.5, §5.3), so
+// the agent sees it was not delivered; nothing reaches the customer.
+func agentBlocked(e event.Event) outItem {
+	key := "blocked:" + e.ID
+	return outItem{dest: DestGenesys, kind: KindReceipt, key: key, ref: e.ID,
+		cmd: command{Customer: e.Customer, Target: e.ID, Status: "Failed", Reasons: []string{"DataFiltered"}, Time: e.Time}}
+}
 
 type outItem struct {
 	dest, kind, key, ref string

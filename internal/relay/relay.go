@@ -39,6 +39,9 @@ type Config struct {
 	// receipts) this long.
 	DedupeRetention    time.Duration
 	DeliveredRetention time.Duration
+	// Customer and Agent apply the detection policy to customer and agent
+	// text; nil forwards text as written.
+	Customer, Agent Redactor
 	// PollInterval is the fallback poll when no wake-up arrives (retries
 	// coming due, reorder windows elapsing).
 	PollInterval time.Duration
@@ -95,6 +98,7 @@ func New(cfg Config) (*Relay, error) {
 	r.ctx, r.stop = context.WithCancel(context.Background())
 	r.inbox = newInbox(cfg.Store, cfg.Sealer, cfg.Now, cfg.Metrics, cfg.Logger, r.signal(r.wakeProc))
 	r.proc = &processor{st: cfg.Store, sealer: cfg.Sealer, now: cfg.Now, window: cfg.ReorderWindow, batch: 512,
+		customer: cfg.Customer, agent: cfg.Agent,
 		metrics: cfg.Metrics, log: cfg.Logger, wakeOut: r.signal(r.wakeDisp)}
 	r.disp = &dispatcher{st: cfg.Store, sealer: cfg.Sealer, cc: cfg.ContactCenter, ch: cfg.Channel, now: cfg.Now,
 		workers: cfg.Workers, timeout: cfg.RequestTimeout, lease: cfg.RequestTimeout + 15*time.Second, backoff: cfg.Backoff, giveUpAfter: cfg.GiveUpAfter,

@@ -16,7 +16,9 @@ import (
 var allowedRevealers = map[string]string{
 	"github.com/secureflow/secureflow/internal/secret":                "the type itself and its tests",
 	"github.com/secureflow/secureflow/internal/config":                "resolves secret references and checks lengths",
+	"github.com/secureflow/secureflow/internal/redact":                "tests only: check the value handed to the vault",
 	"github.com/secureflow/secureflow/internal/keyring":               "parses the key-encryption keyset",
+	"github.com/secureflow/secureflow/internal/vault":                 "encrypts and fingerprints tokenized values, parses the vault KEK; decrypts only for policy-checked, audited reveals",
 	"github.com/secureflow/secureflow/internal/channel/whatsapp":      "HMAC key for webhook signatures, Graph API bearer token",
 	"github.com/secureflow/secureflow/internal/contactcenter/genesys": "HMAC key for webhook signatures, OAuth client secret and access token",
 	"github.com/secureflow/secureflow/cmd/secureflow":                 "hands configured credentials to the emulators in demo mode",
