@@ -33,24 +33,30 @@ function when(t) {
   return isNaN(d) ? "" : d.toLocaleTimeString();
 }
 
+const list = (r, key) => (r && Array.isArray(r[key]) ? r[key] : []);
+
 async function refresh() {
   const customer = $("wa-from").value.trim();
   try {
-    const sent = (await api("GET", "/emulator/whatsapp/sent?to=" + encodeURIComponent(customer))) || [];
+    const sent = list(await api("GET", "/emulator/whatsapp/sent?to=" + encodeURIComponent(customer)), "messages");
     const phone = sentByCustomer.filter((m) => m.from === customer)
       .map((m) => ({ dir: "out", text: m.text, meta: when(m.time) + " · you", time: m.time }))
-      .concat(sent.map((m) => ({ dir: "in", text: m.text || JSON.stringify(m.interactive || {}), meta: when(m.time) + " · business", time: m.time })));
+      .concat(sent.map((m) => ({ dir: "in", text: m.text || "(interactive message)", meta: when(m.time) + " · business", time: m.time })));
     phone.sort((a, b) => new Date(a.time) - new Date(b.time));
     render($("wa-log"), phone);
 
-    const convs = (await api("GET", "/emulator/genesys/conversations")) || [];
-    const conv = convs.find((c) => c.customerId === customer || c.customer_id === customer);
-    const convId = conv ? (conv.conversationId || conv.conversation_id) : "";
+    const convs = list(await api("GET", "/emulator/genesys/conversations"), "conversations");
+    const conv = convs.find((c) => c.customerId === customer && c.state === "connected") || convs.find((c) => c.customerId === customer);
+    const convId = conv ? conv.conversationId : "";
     $("gc-conv").textContent = convId || "none yet";
     $("gc-form").dataset.conv = convId;
     if (!convId) { render($("gc-log"), []); return; }
-    const received = (await api("GET", "/emulator/genesys/received?conversationId=" + encodeURIComponent(convId))) || [];
-    const desk = received.map((m) => ({ dir: "in", text: m.text, meta: when(m.time) + " · " + (m.nickname || "customer"), time: m.time }));
+    const q = "?conversationId=" + encodeURIComponent(convId);
+    const received = list(await api("GET", "/emulator/genesys/received" + q), "messages");
+    const mine = list(await api("GET", "/emulator/genesys/agent-messages" + q), "messages");
+    const desk = received.map((m) => ({ dir: "in", text: m.text, meta: when(m.receivedAt) + " · " + (m.nickname || "customer"), seq: m.seq }))
+      .concat(mine.map((m) => ({ dir: "out", text: m.text, meta: when(m.time) + " · you (agent)", seq: m.seq })));
+    desk.sort((a, b) => a.seq - b.seq);
     render($("gc-log"), desk);
   } catch (e) {
     console.error(e);
