@@ -69,7 +69,7 @@ func TestVolunteeredSecretsNeverLeak(t *testing.T) {
 	}
 	waitFor(t, "three messages at the contact centre", 20*time.Second, func() bool { return len(s.GC.Received()) == 3 })
 	got := receivedTexts(s.GC)[from]
-	want := "[card ••••" + card[12:] + "]"
+	want := "[card ••••" + card[12:] + " tok_" // masked, with a vault token
 	if !strings.Contains(strings.Join(got, "\n"), want) {
 		t.Fatalf("the agent does not see the masked card %q: %q", want, got)
 	}

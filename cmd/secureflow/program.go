@@ -27,6 +27,7 @@ import (
 	"github.com/secureflow/secureflow/internal/secret"
 	"github.com/secureflow/secureflow/internal/store"
 	"github.com/secureflow/secureflow/internal/store/sqlite"
+	"github.com/secureflow/secureflow/internal/vault"
 	"github.com/secureflow/secureflow/internal/webhook"
 )
 
@@ -40,7 +41,11 @@ type Program struct {
 	mux      *http.ServeMux
 	store    store.Store
 	relay    *relay.Relay
+	vault    *vault.Vault
 	registry *prometheus.Registry
+	// stopBackground ends the vault's maintenance loop.
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 
 	closeOnce sync.Once
 	closeErr  error
@@ -64,8 +69,6 @@ type Options struct {
 	Mount func(mux *http.ServeMux)
 	// PollInterval overrides the relay's fallback poll interval.
 	PollInterval time.Duration
-	// Tokenizer backs the detection policy's "tokenize" action; nil masks.
-	Tokenizer redact.Tokenizer
 }
 
 // NewLogger returns the production logger: JSON or text on w, every record
@@ -110,6 +113,16 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 			return nil, err
 		}
 		p.store = db
+		vkek, err := vault.ParseKEK(cfg.Keys.KEK.Value)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		p.vault, err = vault.Open(ctx, vault.Config{Store: db.Vault(), KEK: vkek, Now: now, Logger: p.log, CreateKeys: true})
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("vault: %w", err)
+		}
 	default:
 		return nil, fmt.Errorf("store driver %q is not available in this build", cfg.Store.Driver)
 	}
@@ -145,8 +158,17 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 			p.store.Close()
 			return nil, fmt.Errorf("detection policy: %w", err)
 		}
-		custR = redact.New(scanner, custPolicy, opts.Tokenizer)
-		agentR = redact.New(scanner, agentPolicy, opts.Tokenizer)
+		retention, err := vault.ParseRetention(cfg.Detection.TokenRetention)
+		if err == nil {
+			err = checkTokenizable(custPolicy, agentPolicy)
+		}
+		if err != nil {
+			p.store.Close()
+			return nil, fmt.Errorf("detection: %w", err)
+		}
+		tok := vaultTokenizer{v: p.vault, retention: retention}
+		custR = redact.New(scanner, custPolicy, tok)
+		agentR = redact.New(scanner, agentPolicy, tok)
 	}
 	p.relay, err = relay.New(relay.Config{
 		Customer: custR, Agent: agentR,
@@ -200,6 +222,14 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 		}
 		p.listener = ln
 	}
+	bg, stop := context.WithCancel(context.Background())
+	p.stopBackground = stop
+	p.background.Add(1)
+	go func() {
+		defer p.background.Done()
+		// Sweeps expired values and re-wraps rows after a key rotation.
+		_ = p.vault.Run(bg, vault.RunOptions{})
+	}()
 	return p, nil
 }
 
@@ -265,7 +295,10 @@ func (p *Program) shutdown() {
 		if err := p.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 		}
-		errs = append(errs, p.relay.Close(), p.store.Close())
+		errs = append(errs, p.relay.Close())
+		p.stopBackground()
+		p.background.Wait()
+		errs = append(errs, p.store.Close())
 		p.closeErr = errors.Join(errs...)
 		p.log.Info("secureflow stopped")
 	})

@@ -42,6 +42,9 @@ type Detection struct {
 	Customer map[string]string `yaml:"customer"`
 	// Agent overrides the action per entity for agent messages.
 	Agent map[string]string `yaml:"agent"`
+	// TokenRetention is how long tokenized values live in the vault:
+	// session, days:N or permanent (a CVV is always ephemeral).
+	TokenRetention string `yaml:"token_retention"`
 }
 
 // Server configures the HTTP listener.
@@ -177,7 +180,7 @@ func Default() Config {
 			RetryMax:        5 * time.Minute,
 			GiveUpAfter:     24 * time.Hour,
 		},
-		Detection: Detection{Enabled: true, MinScore: 0.5},
+		Detection: Detection{Enabled: true, MinScore: 0.5, TokenRetention: "days:30"},
 		Log:       Log{Level: "info", Format: "json"},
 	}
 }
