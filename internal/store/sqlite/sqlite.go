@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,11 +20,15 @@ import (
 	"github.com/secureflow/secureflow/internal/store"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_inbox/*.sql
 var migrations embed.FS
 
-// DB is a SQLite-backed store.Store.
+// DB is a SQLite-backed store.Store. It uses two database files: the main
+// one (outbox, conversations, dead letters, vault) and the inbox (see
+// InboxPath), each with its own single writer.
 type DB struct {
+	in *DB // the inbox file; nil for the inbox file itself
+
 	w *sql.DB // the single writer
 	r *sql.DB // readers
 
@@ -41,13 +46,50 @@ type DB struct {
 
 var _ store.Store = (*DB)(nil)
 
-// Open opens (creating if needed) the database at path and applies pending
-// migrations.
+// InboxPath is the inbox database file that goes with the main file at
+// path: secureflow.db → secureflow.inbox.db.
+func InboxPath(path string) string {
+	if base, ok := strings.CutSuffix(path, ".db"); ok {
+		return base + ".inbox.db"
+	}
+	return path + ".inbox"
+}
+
+// Open opens (creating if needed) the database at path, and its inbox file
+// beside it, and applies pending migrations.
+//
+// The inbox has its own file so that acknowledging a webhook, an fsynced
+// insert, has a writer of its own. Moving events from the inbox to the
+// outbox spans both files without one transaction: the outbox rows are
+// committed first and the events marked done after, so a crash in between
+// only replays the events, whose outbox rows are then ignored as
+// duplicates (unique idempotency keys).
 func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
-	dsn := func(mode string) string {
+	in, err := openFile(ctx, InboxPath(path), "migrations_inbox", []string{qAppendInbox})
+	if err != nil {
+		return nil, err
+	}
+	db, err := openFile(ctx, path, "migrations", []string{qEnqueue, qTouch, qClaim, qLease, qMarkDelivered, qPeer})
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	db.in = in
+	// A SQLite database belongs to one process at a time, so leases left
+	// behind were held by a predecessor that crashed: release them, so its
+	// in-flight messages are resent now rather than when the leases expire.
+	if _, err := db.w.ExecContext(ctx, `UPDATE outbox SET lease_until = 0 WHERE state = 0 AND lease_until <> 0`); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite: release leases: %w", err)
+	}
+	return db, nil
+}
+
+func openFile(ctx context.Context, path, migrationDir string, hot []string) (*DB, error) {
+	dsn := func() string {
 		q := url.Values{}
 		for _, p := range []string{
 			"journal_mode(WAL)",
@@ -59,12 +101,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", "immediate")
-		if mode != "" {
-			q.Set("mode", mode)
-		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn(""))
+	w, err := sql.Open("sqlite", dsn())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -72,24 +111,18 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	w.SetConnMaxIdleTime(0)
 	db := &DB{w: w}
 	db.fullSync.Store(true) // the DSN's setting
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, migrationDir); err != nil {
 		w.Close()
 		return nil, err
 	}
-	// A SQLite database belongs to one process at a time, so leases left
-	// behind were held by a predecessor that crashed: release them, so its
-	// in-flight messages are resent now rather than when the leases expire.
-	if _, err := w.ExecContext(ctx, `UPDATE outbox SET lease_until = 0 WHERE state = 0 AND lease_until <> 0`); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: release leases: %w", err)
-	}
-	if err := db.prepare(ctx); err != nil {
+	if err := db.prepare(ctx, hot); err != nil {
 		db.closeStmts()
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn(""))
+	r, err := sql.Open("sqlite", dsn())
 	if err != nil {
+		db.closeStmts()
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open readers: %w", err)
 	}
@@ -98,8 +131,8 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-func (db *DB) migrate(ctx context.Context) error {
-	sub, err := fs.Sub(migrations, "migrations")
+func (db *DB) migrate(ctx context.Context, dir string) error {
+	sub, err := fs.Sub(migrations, dir)
 	if err != nil {
 		return fmt.Errorf("sqlite: migrations: %w", err)
 	}
@@ -116,7 +149,11 @@ func (db *DB) migrate(ctx context.Context) error {
 // Close closes the database.
 func (db *DB) Close() error {
 	db.closeStmts()
-	return errors.Join(db.r.Close(), db.w.Close())
+	err := errors.Join(db.r.Close(), db.w.Close())
+	if db.in != nil {
+		err = errors.Join(err, db.in.Close())
+	}
+	return err
 }
 
 func (db *DB) closeStmts() {
@@ -131,6 +168,9 @@ func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	if db.in != nil {
+		return db.in.Ping(ctx)
 	}
 	return nil
 }
@@ -167,8 +207,8 @@ func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, er
 
 // prepare prepares the hot-path statements once, on the writer, so that
 // transactions do not parse SQL again and again.
-func (db *DB) prepare(ctx context.Context) error {
-	for _, q := range []string{qAppendInbox, qCompleteInbox, qEnqueue, qTouch, qClaim, qLease, qMarkDelivered, qPeer} {
+func (db *DB) prepare(ctx context.Context, hot []string) error {
+	for _, q := range hot {
 		s, err := db.w.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("sqlite: prepare: %w", err)
@@ -226,8 +266,9 @@ func fromMS(v int64) time.Time {
 // AppendInbox implements store.Store.
 func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]bool, error) {
 	accepted := make([]bool, len(events))
-	err := db.inTx(ctx, durable, func(tx *sql.Tx) error {
-		stmt, err := db.stmt(ctx, tx, qAppendInbox)
+	in := db.in
+	err := in.inTx(ctx, durable, func(tx *sql.Tx) error {
+		stmt, err := in.stmt(ctx, tx, qAppendInbox)
 		if err != nil {
 			return fmt.Errorf("sqlite: append inbox: %w", err)
 		}
@@ -255,7 +296,7 @@ func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]boo
 
 // PendingInbox implements store.Store.
 func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, afterID int64, limit int) ([]store.InboxEvent, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, source, dedupe_key, conversation, occurred_at, received_at, payload
+	rows, err := db.in.r.QueryContext(ctx, `SELECT id, source, dedupe_key, conversation, occurred_at, received_at, payload
 		FROM inbox WHERE state = 0 AND id > ? AND received_at <= ? ORDER BY id LIMIT ?`, afterID, ms(readyBefore), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending inbox: %w", err)
@@ -277,13 +318,42 @@ func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, afterID i
 	return out, nil
 }
 
-// CompleteInbox implements store.Store.
+// CompleteInbox implements store.Store. The outbox rows are committed to
+// the main file first, then the events marked done in the inbox file (see
+// Open for why this order is safe).
 func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Completion) error {
-	return db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
-		mark, err := db.stmt(ctx, tx, qCompleteInbox)
-		if err != nil {
+	if len(done) == 0 {
+		return nil
+	}
+	ids := idList(len(done), func(i int) int64 { return done[i].InboxID })
+	convs := make(map[int64]string, len(done))
+	rows, err := db.in.r.QueryContext(ctx, `SELECT id, conversation FROM inbox WHERE id IN (SELECT value FROM json_each(?))`, ids)
+	if err != nil {
+		return fmt.Errorf("sqlite: complete inbox: %w", err)
+	}
+	for rows.Next() {
+		var id int64
+		var conv string
+		if err := rows.Scan(&id, &conv); err != nil {
+			rows.Close()
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
 		}
+		convs[id] = conv
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("sqlite: complete inbox: %w", err)
+	}
+	for _, c := range done {
+		if _, ok := convs[c.InboxID]; !ok {
+			return fmt.Errorf("sqlite: complete inbox %d: %w", c.InboxID, store.ErrNotFound)
+		}
+		for _, m := range c.Outbox {
+			if err := validOutbox(m); err != nil {
+				return err
+			}
+		}
+	}
+	err = db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
 		enq, err := db.stmt(ctx, tx, qEnqueue)
 		if err != nil {
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
@@ -294,13 +364,7 @@ func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Com
 		}
 		seen := map[string]bool{}
 		for _, c := range done {
-			var conv string
-			if err := mark.QueryRowContext(ctx, c.InboxID).Scan(&conv); err != nil {
-				if errors.Is(err, sql.ErrNoRows) {
-					return fmt.Errorf("sqlite: complete inbox %d: %w", c.InboxID, store.ErrNotFound)
-				}
-				return fmt.Errorf("sqlite: complete inbox: %w", err)
-			}
+			conv := convs[c.InboxID]
 			if !seen[conv] && db.activity.stale(conv, now) {
 				seen[conv] = true
 				if _, err := touch.ExecContext(ctx, conv, ms(now), ms(now)); err != nil {
@@ -308,9 +372,6 @@ func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Com
 				}
 			}
 			for _, m := range c.Outbox {
-				if err := validOutbox(m); err != nil {
-					return err
-				}
 				next := m.NextAttemptAt
 				if next.IsZero() {
 					next = now
@@ -322,6 +383,28 @@ func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Com
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return db.in.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE inbox SET state = 1, payload = NULL WHERE id IN (SELECT value FROM json_each(?))`, ids); err != nil {
+			return fmt.Errorf("sqlite: complete inbox: %w", err)
+		}
+		return nil
+	})
+}
+
+// idList renders n ids as a JSON array, for json_each.
+func idList(n int, id func(int) int64) string {
+	b := make([]byte, 0, 12*n+2)
+	b = append(b, '[')
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id(i), 10)
+	}
+	return string(append(b, ']'))
 }
 
 func validOutbox(m store.OutboxMessage) error {
@@ -339,8 +422,7 @@ const (
 	qAppendInbox = `INSERT INTO inbox
 			(source, dedupe_key, conversation, occurred_at, received_at, payload)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedupe_key) DO NOTHING`
-	qCompleteInbox = `UPDATE inbox SET state = 1, payload = NULL WHERE id = ? RETURNING conversation`
-	qEnqueue       = `INSERT INTO outbox
+	qEnqueue = `INSERT INTO outbox
 			(lane, destination, kind, idempotency_key, conversation, ref, payload, next_attempt_at, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`
 	qTouch = `INSERT INTO conversations (key, created_at, last_activity_at) VALUES (?, ?, ?)
@@ -544,37 +626,38 @@ func (db *DB) Conversation(ctx context.Context, key string) (store.Conversation,
 // Prune implements store.Store.
 func (db *DB) Prune(ctx context.Context, inboxBefore, outboxBefore time.Time) (int64, error) {
 	var total int64
-	err := db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
-		for _, q := range []struct {
-			sql string
-			at  time.Time
-		}{
-			{`DELETE FROM inbox WHERE state = 1 AND received_at < ?`, inboxBefore},
-			{`DELETE FROM outbox WHERE state = 1 AND delivered_at < ?`, outboxBefore},
-		} {
-			res, err := tx.ExecContext(ctx, q.sql, ms(q.at))
+	del := func(h *DB, query string, at time.Time) error {
+		return h.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, query, ms(at))
 			if err != nil {
 				return fmt.Errorf("sqlite: prune: %w", err)
 			}
 			n, _ := res.RowsAffected()
 			total += n
-		}
-		return nil
-	})
+			return nil
+		})
+	}
+	if err := del(db.in, `DELETE FROM inbox WHERE state = 1 AND received_at < ?`, inboxBefore); err != nil {
+		return total, err
+	}
+	err := del(db, `DELETE FROM outbox WHERE state = 1 AND delivered_at < ?`, outboxBefore)
 	return total, err
 }
 
 // Stats implements store.Store.
 func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
 	var s store.Stats
-	err := db.r.QueryRowContext(ctx, `SELECT
+	if err := db.in.r.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM inbox WHERE state = 0),
-		(SELECT COUNT(*) FROM inbox WHERE state = 1),
+		(SELECT COUNT(*) FROM inbox WHERE state = 1)`).Scan(&s.InboxPending, &s.InboxDone); err != nil {
+		return store.Stats{}, fmt.Errorf("sqlite: stats: %w", err)
+	}
+	err := db.r.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM outbox WHERE state = 0),
 		(SELECT COUNT(*) FROM outbox WHERE state = 1),
 		(SELECT COUNT(*) FROM dead_letters),
 		(SELECT COUNT(*) FROM conversations)`).Scan(
-		&s.InboxPending, &s.InboxDone, &s.OutboxPending, &s.OutboxDelivered, &s.DeadLetters, &s.Conversations)
+		&s.OutboxPending, &s.OutboxDelivered, &s.DeadLetters, &s.Conversations)
 	if err != nil {
 		return store.Stats{}, fmt.Errorf("sqlite: stats: %w", err)
 	}
