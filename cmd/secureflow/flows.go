@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,13 +24,17 @@ mode, agent reservation, dead ends, input-free cycles, undefined variables,
 CEL types, and secrets reaching a message, summary, attribute or log unmasked.
 Each finding is file:line:column, a rule id and a reason. Exit status: 0 clean
 (warnings allowed), 1 errors found, 2 a path could not be read.`,
-		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				fmt.Fprintln(e.stderr, "secureflow flows lint: give at least one flow file or directory")
+				return exitCode(2)
+			}
 			var opts flow.Options
 			if actions != "" {
 				src, err := os.ReadFile(actions)
 				if err != nil {
-					return err
+					fmt.Fprintln(e.stderr, "secureflow flows lint:", err)
+					return exitCode(2)
 				}
 				cat, ds := flow.ParseCatalog(actions, src)
 				if ds.HasErrors() {
