@@ -1,14 +1,11 @@
 package genesys
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strconv"
+
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 )
 
 // Prefix is the path under which Handler serves everything.
@@ -47,7 +44,7 @@ func (e *Emulator) handleAgentMessage(w http.ResponseWriter, r *http.Request) {
 		ConversationID string `json:"conversationId"`
 		Text           string `json:"text"`
 	}
-	if !decodeJSON(w, r, &in) {
+	if !emulate.DecodeJSON(w, r, &in) {
 		return
 	}
 	id, err := e.SendAgentMessage(r.Context(), in.ConversationID, in.Text)
@@ -55,45 +52,29 @@ func (e *Emulator) handleAgentMessage(w http.ResponseWriter, r *http.Request) {
 		writeControlError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+	emulate.WriteJSON(w, http.StatusOK, map[string]string{"id": id})
 }
 
 func (e *Emulator) handleAgentMessages(w http.ResponseWriter, r *http.Request) {
-	after, limit, ok := pageParams(w, r)
+	after, limit, ok := emulate.PageParams(w, r)
 	if !ok {
 		return
 	}
-	msgs := e.AgentMessages(r.URL.Query().Get("conversationId"))
-	i := 0
-	for i < len(msgs) && msgs[i].Seq <= after {
-		i++
-	}
-	msgs = msgs[i:]
-	if limit > 0 && len(msgs) > limit {
-		msgs = msgs[len(msgs)-limit:]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": nonNil(msgs)})
+	msgs := emulate.Page(e.AgentMessages(r.URL.Query().Get("conversationId")), func(m AgentMessage) uint64 { return m.Seq }, after, limit)
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"messages": msgs})
 }
 
 func (e *Emulator) handleReceived(w http.ResponseWriter, r *http.Request) {
-	after, limit, ok := pageParams(w, r)
+	after, limit, ok := emulate.PageParams(w, r)
 	if !ok {
 		return
 	}
-	msgs := e.ReceivedIn(r.URL.Query().Get("conversationId"))
-	i := 0
-	for i < len(msgs) && msgs[i].Seq <= after {
-		i++
-	}
-	msgs = msgs[i:]
-	if limit > 0 && len(msgs) > limit {
-		msgs = msgs[len(msgs)-limit:]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": nonNil(msgs)})
+	msgs := emulate.Page(e.ReceivedIn(r.URL.Query().Get("conversationId")), func(m ReceivedMessage) uint64 { return m.Seq }, after, limit)
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"messages": msgs})
 }
 
 func (e *Emulator) handleConversations(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"conversations": nonNil(e.Conversations())})
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"conversations": emulate.NonNil(e.Conversations())})
 }
 
 func (e *Emulator) handleControlDisconnect(w http.ResponseWriter, r *http.Request) {
@@ -101,99 +82,44 @@ func (e *Emulator) handleControlDisconnect(w http.ResponseWriter, r *http.Reques
 		writeControlError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	emulate.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 func (e *Emulator) handleReceipts(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"receipts": e.Receipts()})
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"receipts": e.Receipts()})
 }
 
 func (e *Emulator) handleDeliveries(w http.ResponseWriter, r *http.Request) {
-	_, limit, ok := pageParams(w, r)
+	_, limit, ok := emulate.PageParams(w, r)
 	if !ok {
 		return
 	}
-	ds := e.Deliveries()
-	if limit > 0 && len(ds) > limit {
-		ds = ds[len(ds)-limit:]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": ds})
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"deliveries": emulate.Last(e.Deliveries(), limit)})
 }
 
 func (e *Emulator) handleGetFaults(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, e.Faults())
+	emulate.WriteJSON(w, http.StatusOK, e.Faults())
 }
 
 func (e *Emulator) handlePutFaults(w http.ResponseWriter, r *http.Request) {
 	var f Faults
-	if !decodeJSON(w, r, &f) {
+	if !emulate.DecodeJSON(w, r, &f) {
 		return
 	}
 	if err := e.SetFaults(f); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, e.Faults())
+	emulate.WriteJSON(w, http.StatusOK, e.Faults())
 }
 
 func (e *Emulator) handleStats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, e.Stats())
+	emulate.WriteJSON(w, http.StatusOK, e.Stats())
 }
 
 func (e *Emulator) handleReset(w http.ResponseWriter, r *http.Request) {
 	e.Reset()
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-// pageParams reads the optional after (a Seq) and limit (the last N)
-// query parameters.
-func pageParams(w http.ResponseWriter, r *http.Request) (after uint64, limit int, ok bool) {
-	q := r.URL.Query()
-	var err error
-	if s := q.Get("after"); s != "" {
-		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "after must be a non-negative integer"})
-			return 0, 0, false
-		}
-	}
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 0 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a non-negative integer"})
-			return 0, 0, false
-		}
-	}
-	return after, limit, true
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-// maxControlBody bounds a control API request body.
-const maxControlBody = 4 << 20
-
-// decodeJSON reads exactly one JSON value into v, rejecting unknown fields,
-// and answers 400 or 413 itself when it cannot.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
-	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body unreadable or too large"})
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("invalid JSON: %v", err)})
-		return false
-	}
-	if dec.More() {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON: more than one value"})
-		return false
-	}
-	return true
+	emulate.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 func writeControlError(w http.ResponseWriter, err error) {
@@ -206,5 +132,5 @@ func writeControlError(w http.ResponseWriter, err error) {
 	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]string{"error": err.Error()})
+	emulate.WriteJSON(w, status, map[string]string{"error": err.Error()})
 }

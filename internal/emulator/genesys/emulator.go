@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 	"github.com/secureflow/secureflow/internal/hubsig"
 )
 
@@ -106,8 +107,8 @@ type Config struct {
 type Emulator struct {
 	cfg    Config
 	log    *slog.Logger
-	faults *faultState
-	disp   *dispatcher
+	faults *emulate.FaultState[Faults]
+	disp   *emulate.Dispatcher
 	mux    *http.ServeMux
 
 	webhookURL atomic.Pointer[string]
@@ -117,16 +118,16 @@ type Emulator struct {
 
 	mu            sync.Mutex
 	seq           uint64
-	tokens        *boundedMap[string, time.Time]     // access token → expiry
-	seen          *boundedMap[string, []byte]        // channel.messageId → response body
-	conversations *boundedMap[string, *Conversation] // conversationId → conversation
-	active        *boundedMap[string, string]        // customer id → connected conversationId
-	outbound      *boundedMap[string, string]        // outbound message id → conversationId
-	received      *ring[ReceivedMessage]
-	agentMessages *ring[AgentMessage]
-	receipts      *ring[Receipt]
-	deliveries    *ring[Delivery]
-	rawBodies     *ring[[]byte]
+	tokens        *emulate.BoundedMap[string, time.Time]     // access token → expiry
+	seen          *emulate.BoundedMap[string, []byte]        // channel.messageId → response body
+	conversations *emulate.BoundedMap[string, *Conversation] // conversationId → conversation
+	active        *emulate.BoundedMap[string, string]        // customer id → connected conversationId
+	outbound      *emulate.BoundedMap[string, string]        // outbound message id → conversationId
+	received      *emulate.Ring[ReceivedMessage]
+	agentMessages *emulate.Ring[AgentMessage]
+	receipts      *emulate.Ring[Receipt]
+	deliveries    *emulate.Ring[Delivery]
+	rawBodies     *emulate.Ring[[]byte]
 	stats         Stats
 }
 
@@ -170,7 +171,7 @@ func New(cfg Config) (*Emulator, error) {
 		cfg.HistoryLimit = DefaultHistoryLimit
 	}
 	if cfg.Client == nil {
-		cfg.Client = defaultClient()
+		cfg.Client = emulate.DefaultClient()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -185,42 +186,43 @@ func New(cfg Config) (*Emulator, error) {
 		log:           cfg.Logger.With("component", "emulator.genesys"),
 		faults:        newFaultState(),
 		done:          make(chan struct{}),
-		tokens:        newBoundedMap[string, time.Time](n),
-		seen:          newBoundedMap[string, []byte](n),
-		conversations: newBoundedMap[string, *Conversation](n),
-		active:        newBoundedMap[string, string](n),
-		outbound:      newBoundedMap[string, string](n),
-		received:      newRing[ReceivedMessage](n),
-		agentMessages: newRing[AgentMessage](n),
-		receipts:      newRing[Receipt](n),
-		deliveries:    newRing[Delivery](n),
-		rawBodies:     newRing[[]byte](n),
+		tokens:        emulate.NewBoundedMap[string, time.Time](n),
+		seen:          emulate.NewBoundedMap[string, []byte](n),
+		conversations: emulate.NewBoundedMap[string, *Conversation](n),
+		active:        emulate.NewBoundedMap[string, string](n),
+		outbound:      emulate.NewBoundedMap[string, string](n),
+		received:      emulate.NewRing[ReceivedMessage](n),
+		agentMessages: emulate.NewRing[AgentMessage](n),
+		receipts:      emulate.NewRing[Receipt](n),
+		deliveries:    emulate.NewRing[Delivery](n),
+		rawBodies:     emulate.NewRing[[]byte](n),
 	}
 	url := cfg.WebhookURL
 	e.webhookURL.Store(&url)
-	e.disp = newDispatcher(dispatchConfig{
-		client:  cfg.Client,
-		timeout: cfg.DeliveryTimeout,
-		queue:   cfg.QueueSize,
-		logger:  e.log,
-		url:     func() string { return *e.webhookURL.Load() },
-		header: func(h http.Header, j *job) {
+	e.disp = emulate.NewDispatcher(emulate.DispatchConfig{
+		Client:  cfg.Client,
+		Timeout: cfg.DeliveryTimeout,
+		Queue:   cfg.QueueSize,
+		Logger:  e.log,
+		URL:     func() string { return *e.webhookURL.Load() },
+		Header: func(h http.Header, j *emulate.Job) {
 			for k, v := range e.cfg.WebhookHeaders {
 				h.Set(k, v)
 			}
 			h.Set("Content-Type", "application/json")
 			// genesys.md §1.7: X-Hub-Signature-256: sha256=<base64>.
-			h.Set(hubsig.Header, j.signature)
+			h.Set(hubsig.Header, j.Signature)
 		},
 		// genesys.md §1.5: a non-2xx answer fails the message.
-		success: func(status int) bool { return status >= 200 && status < 300 },
+		Success: func(status int) bool { return status >= 200 && status < 300 },
 		// genesys.md §1.7: retry on timeout (and, by inference, any network
 		// error), 429 and 5xx; up to MaxRetries times, RetryDelay apart.
-		retry: func(attempt, status int, err error) (time.Duration, bool) {
+		Retry: func(attempt, status int, err error) (time.Duration, bool) {
 			retryable := err != nil || status == http.StatusTooManyRequests || status >= 500
 			return e.cfg.RetryDelay, retryable && attempt <= e.cfg.MaxRetries
 		},
-		record: e.recordAttempt,
+		Record: e.recordAttempt,
+		Closed: ErrClosed,
 	}, DefaultConcurrency)
 	e.mux = e.routes()
 	return e, nil
@@ -240,13 +242,6 @@ func orDefaultInt(v, def int) int {
 	return v
 }
 
-func defaultClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 2 * maxWorkers
-	t.MaxIdleConnsPerHost = maxWorkers
-	return &http.Client{Transport: t}
-}
-
 // Handler serves the OAuth endpoint, the Open Messaging inbound API, the
 // conversation API and the control API, at the absolute paths documented in
 // docs/emulators.md (all under /emulator/genesys/).
@@ -261,7 +256,7 @@ func (e *Emulator) SetWebhookURL(url string) { e.webhookURL.Store(&url) }
 func (e *Emulator) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.done)
-		e.disp.close()
+		e.disp.Close()
 	})
 	return nil
 }
@@ -281,35 +276,35 @@ func (e *Emulator) SetFaults(f Faults) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	e.faults.set(f)
-	e.disp.setReorder(f.Reorder, f.ReorderWindow)
-	e.disp.resize(orDefaultInt(f.Concurrency, DefaultConcurrency))
+	e.faults.Set(f)
+	e.disp.SetReorder(f.Reorder, f.ReorderWindow)
+	e.disp.Resize(orDefaultInt(f.Concurrency, DefaultConcurrency))
 	return nil
 }
 
 // Faults returns the current faults, with the counters that remain.
-func (e *Emulator) Faults() Faults { return e.faults.get() }
+func (e *Emulator) Faults() Faults { return e.faults.Get() }
 
 // WaitIdle blocks until no webhook delivery is queued, in flight, held by
 // the Reorder fault or waiting for a retry, or until ctx ends.
-func (e *Emulator) WaitIdle(ctx context.Context) error { return e.disp.waitIdle(ctx) }
+func (e *Emulator) WaitIdle(ctx context.Context) error { return e.disp.WaitIdle(ctx) }
 
 // Reset forgets every record, conversation and counter, clears the faults,
 // and drops the webhook deliveries not yet in flight. Issued tokens stay
 // valid so that a gateway's cached token keeps working.
 func (e *Emulator) Reset() {
 	_ = e.SetFaults(Faults{})
-	dropped := e.disp.drop()
+	dropped := e.disp.Drop()
 	e.mu.Lock()
-	e.seen.reset()
-	e.conversations.reset()
-	e.active.reset()
-	e.outbound.reset()
-	e.received.reset()
-	e.agentMessages.reset()
-	e.receipts.reset()
-	e.deliveries.reset()
-	e.rawBodies.reset()
+	e.seen.Reset()
+	e.conversations.Reset()
+	e.active.Reset()
+	e.outbound.Reset()
+	e.received.Reset()
+	e.agentMessages.Reset()
+	e.receipts.Reset()
+	e.deliveries.Reset()
+	e.rawBodies.Reset()
 	e.stats = Stats{}
 	e.mu.Unlock()
 	e.log.Info("reset", "dropped_deliveries", dropped)
@@ -349,7 +344,7 @@ func (e *Emulator) Stats() Stats {
 	e.mu.Lock()
 	s := e.stats
 	e.mu.Unlock()
-	s.Pending = e.disp.pending.Load()
+	s.Pending = e.disp.Pending()
 	return s
 }
 
@@ -395,22 +390,22 @@ type Delivery struct {
 	Elapsed time.Duration `json:"elapsedNs"`
 }
 
-func (e *Emulator) recordAttempt(a attemptRecord) {
+func (e *Emulator) recordAttempt(a emulate.Attempt) {
 	d := Delivery{
-		ID: a.job.id, Attempt: a.attempt, Duplicate: a.job.duplicate, Kind: a.job.kind,
-		MessageIDs: a.job.ids, StatusCode: a.status, Outcome: a.outcome,
-		Time: e.cfg.Now(), Elapsed: a.elapsed,
+		ID: a.Job.ID, Attempt: a.Number, Duplicate: a.Job.Duplicate, Kind: a.Job.Kind,
+		MessageIDs: a.Job.IDs, StatusCode: a.Status, Outcome: a.Outcome,
+		Time: e.cfg.Now(), Elapsed: a.Elapsed,
 	}
-	if a.err != nil {
-		d.Error = a.err.Error()
+	if a.Err != nil {
+		d.Error = a.Err.Error()
 	}
 	e.mu.Lock()
-	e.deliveries.push(d)
+	e.deliveries.Push(d)
 	e.stats.Attempts++
-	switch a.outcome {
-	case outcomeDelivered:
+	switch a.Outcome {
+	case emulate.OutcomeDelivered:
 		e.stats.Delivered++
-	case outcomeFailed:
+	case emulate.OutcomeFailed:
 		e.stats.Failed++
 	}
 	e.mu.Unlock()
@@ -420,7 +415,5 @@ func (e *Emulator) recordAttempt(a attemptRecord) {
 func (e *Emulator) Deliveries() []Delivery {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]Delivery, 0, e.deliveries.len())
-	e.deliveries.each(func(d Delivery) bool { out = append(out, d); return true })
-	return out
+	return e.deliveries.All()
 }

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 )
 
 // ReceivedMessage is one customer message the contact centre received
@@ -130,23 +132,14 @@ func (e *Emulator) Received() []ReceivedMessage { return e.ReceivedIn("") }
 func (e *Emulator) ReceivedIn(conversationID string) []ReceivedMessage {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []ReceivedMessage
-	e.received.each(func(m ReceivedMessage) bool {
-		if conversationID == "" || m.ConversationID == conversationID {
-			out = append(out, m)
-		}
-		return true
-	})
-	return out
+	return e.received.Filter(func(m ReceivedMessage) bool { return conversationID == "" || m.ConversationID == conversationID })
 }
 
 // Receipts returns the receipts the gateway sent, oldest first.
 func (e *Emulator) Receipts() []Receipt {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]Receipt, 0, e.receipts.len())
-	e.receipts.each(func(r Receipt) bool { out = append(out, r); return true })
-	return out
+	return e.receipts.All()
 }
 
 // RawBodies returns every request body the inbound API and the
@@ -155,9 +148,7 @@ func (e *Emulator) Receipts() []Receipt {
 func (e *Emulator) RawBodies() [][]byte {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([][]byte, 0, e.rawBodies.len())
-	e.rawBodies.each(func(b []byte) bool { out = append(out, b); return true })
-	return out
+	return e.rawBodies.All()
 }
 
 // Conversations returns the known conversations, oldest first.
@@ -165,7 +156,7 @@ func (e *Emulator) Conversations() []Conversation {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []Conversation
-	e.conversations.each(func(_ string, c *Conversation) bool { out = append(out, *c); return true })
+	e.conversations.Each(func(_ string, c *Conversation) bool { out = append(out, *c); return true })
 	return out
 }
 
@@ -180,11 +171,11 @@ func (e *Emulator) ConversationFor(customerID string) (string, bool) {
 }
 
 func (e *Emulator) connectedLocked(customerID string) *Conversation {
-	id, ok := e.active.get(customerID)
+	id, ok := e.active.Get(customerID)
 	if !ok {
 		return nil
 	}
-	if c, ok := e.conversations.get(id); ok && c.State == StateConnected {
+	if c, ok := e.conversations.Get(id); ok && c.State == StateConnected {
 		return c
 	}
 	return nil
@@ -196,7 +187,7 @@ func (e *Emulator) connectedLocked(customerID string) *Conversation {
 func (e *Emulator) Disconnect(conversationID string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	c, ok := e.conversations.get(conversationID)
+	c, ok := e.conversations.Get(conversationID)
 	if !ok {
 		return ErrUnknownConversation
 	}
@@ -223,7 +214,7 @@ func (e *Emulator) writeAPIError(w http.ResponseWriter, ae *apiError) {
 	e.mu.Lock()
 	e.stats.Rejected++
 	e.mu.Unlock()
-	writeJSON(w, ae.status, map[string]any{
+	emulate.WriteJSON(w, ae.status, map[string]any{
 		"message": ae.message, "code": ae.code, "status": ae.status,
 		"contextId": newUUID(), "details": []any{}, "errors": []any{},
 	})
@@ -317,22 +308,22 @@ func (e *Emulator) inbound(kind inboundKind) http.HandlerFunc {
 			e.writeAPIError(w, ae)
 			return
 		}
-		fault, f := e.faults.before()
+		fault, f := e.faults.Before()
 		if f.Latency > 0 && !e.wait(r.Context(), f.Latency) {
 			return
 		}
 		switch fault {
-		case fault429:
+		case emulate.Call429:
 			secs := max(int((f.RetryAfter+time.Second-1)/time.Second), 1)
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			e.writeAPIError(w, &apiError{status: http.StatusTooManyRequests, code: "too.many.requests",
 				message: fmt.Sprintf("Rate limit exceeded the maximum. Retry the request in [%d] seconds", secs)})
 			return
-		case fault500:
+		case emulate.Call500:
 			e.writeAPIError(w, &apiError{status: http.StatusInternalServerError, code: "internal.server.error",
 				message: "The server encountered an unexpected condition which prevented it from fulfilling the request."})
 			return
-		case faultTimeout:
+		case emulate.CallTimeout:
 			e.hang(w, r)
 			return
 		}
@@ -371,7 +362,7 @@ func (e *Emulator) inbound(kind inboundKind) http.HandlerFunc {
 			e.writeAPIError(w, ae)
 			return
 		}
-		if e.faults.acceptThenTimeout() {
+		if e.faults.AcceptThenTimeout() {
 			e.hang(w, r)
 			return
 		}
@@ -386,7 +377,7 @@ func (e *Emulator) keepRaw(raw []byte) {
 		return
 	}
 	e.mu.Lock()
-	e.rawBodies.push(raw)
+	e.rawBodies.Push(raw)
 	e.mu.Unlock()
 }
 
@@ -539,7 +530,7 @@ func (e *Emulator) acceptMessage(ctx context.Context, kind inboundKind, b *inbou
 	e.mu.Lock()
 	// Idempotency: a known channel.messageId gets the first answer again and
 	// is not added to the transcript twice.
-	if resp, ok := e.seen.get(b.Channel.MessageID); ok {
+	if resp, ok := e.seen.Get(b.Channel.MessageID); ok {
 		e.stats.Resends++
 		e.mu.Unlock()
 		return resp, nil
@@ -548,8 +539,8 @@ func (e *Emulator) acceptMessage(ctx context.Context, kind inboundKind, b *inbou
 	if conv == nil {
 		conv = &Conversation{ID: newUUID(), CustomerID: from.ID, IDType: from.IDType, Nickname: from.Nickname,
 			State: StateConnected, StartedAt: now}
-		e.conversations.put(conv.ID, conv)
-		e.active.put(from.ID, conv.ID)
+		e.conversations.Put(conv.ID, conv)
+		e.active.Put(from.ID, conv.ID)
 	}
 	conv.Messages++
 	e.seq++
@@ -559,7 +550,7 @@ func (e *Emulator) acceptMessage(ctx context.Context, kind inboundKind, b *inbou
 		Text: text, Content: content, ButtonResponse: b.ButtonResponse, OriginatingMessageID: b.OriginatingMessageID,
 		Time: at, CustomAttributes: attrs, Metadata: b.Metadata, ReceivedAt: now,
 	}
-	e.received.push(m)
+	e.received.Push(m)
 	e.stats.Received++
 	// genesys.md §1.3: id, channel {id, platform "Open", type "Private",
 	// messageId, to, from, time, metadata}, type, text, content, metadata,
@@ -579,7 +570,7 @@ func (e *Emulator) acceptMessage(ctx context.Context, kind inboundKind, b *inbou
 		e.mu.Unlock()
 		return nil, &apiError{status: 500, code: "internal.server.error", message: "encoding failed"}
 	}
-	e.seen.put(m.MessageID, resp)
+	e.seen.Put(m.MessageID, resp)
 	convID, customer := conv.ID, recipient{ID: conv.CustomerID, IDType: conv.IDType}
 	e.mu.Unlock()
 
@@ -645,8 +636,8 @@ func (e *Emulator) acceptReceipt(b *inboundBody) ([]byte, *apiError) {
 	rec := Receipt{MessageID: b.ID, Status: b.Status, Reasons: b.Reasons, IsFinalReceipt: b.IsFinalReceipt,
 		ToID: b.Channel.To.ID, Time: at, ReceivedAt: e.cfg.Now()}
 	e.mu.Lock()
-	rec.ConversationID, rec.Known = e.outbound.get(b.ID)
-	e.receipts.push(rec)
+	rec.ConversationID, rec.Known = e.outbound.Get(b.ID)
+	e.receipts.Push(rec)
 	e.stats.Receipts++
 	e.mu.Unlock()
 	final := b.IsFinalReceipt
@@ -680,7 +671,7 @@ func (e *Emulator) handleDisconnect(w http.ResponseWriter, r *http.Request) {
 		e.writeAPIError(w, &apiError{status: http.StatusNotFound, code: "not.found", message: "Conversation not found."})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": id, "state": StateDisconnected})
+	emulate.WriteJSON(w, http.StatusOK, map[string]string{"id": id, "state": StateDisconnected})
 }
 
 // marshal encodes like a Java service does: no HTML escaping, UTF-8 as is.
@@ -710,10 +701,4 @@ func newUUID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

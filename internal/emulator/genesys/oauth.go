@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
+
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 )
 
 // handleToken is the client-credentials grant of genesys.md §2:
@@ -18,20 +20,20 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	if !ok || subtle.ConstantTimeCompare([]byte(id), []byte(e.cfg.ClientID)) != 1 ||
 		subtle.ConstantTimeCompare([]byte(secret), []byte(e.cfg.ClientSecret)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
-		writeJSON(w, http.StatusUnauthorized, map[string]string{
+		emulate.WriteJSON(w, http.StatusUnauthorized, map[string]string{
 			"error": "invalid_client", "error_description": "client authentication failed",
 		})
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if err := r.ParseForm(); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]string{
 			"error": "invalid_request", "error_description": "body must be application/x-www-form-urlencoded",
 		})
 		return
 	}
 	if gt := r.PostForm.Get("grant_type"); gt != "client_credentials" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]string{
 			"error": "unsupported_grant_type", "error_description": "only grant_type=client_credentials is supported",
 		})
 		return
@@ -40,11 +42,11 @@ func (e *Emulator) handleToken(w http.ResponseWriter, r *http.Request) {
 	_, _ = rand.Read(b[:])
 	token := base64.RawURLEncoding.EncodeToString(b[:])
 	e.mu.Lock()
-	e.tokens.put(token, e.cfg.Now().Add(e.cfg.TokenTTL))
+	e.tokens.Put(token, e.cfg.Now().Add(e.cfg.TokenTTL))
 	e.stats.TokenGrants++
 	e.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{
 		"access_token": token,
 		"token_type":   "bearer",
 		"expires_in":   int64(e.cfg.TokenTTL.Seconds()),
@@ -61,7 +63,7 @@ func (e *Emulator) authenticate(r *http.Request) *apiError {
 			message: "No authentication bearer token specified in authorization header."}
 	}
 	e.mu.Lock()
-	exp, ok := e.tokens.get(h[len(p):])
+	exp, ok := e.tokens.Get(h[len(p):])
 	e.mu.Unlock()
 	if !ok || !e.cfg.Now().Before(exp) {
 		return &apiError{status: http.StatusUnauthorized, code: "bad.credentials", message: "Invalid login credentials."}

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 	"github.com/secureflow/secureflow/internal/hubsig"
 )
 
@@ -79,7 +80,7 @@ func (e *Emulator) SendAgentMessage(ctx context.Context, conversationID, text st
 	}
 	now := e.cfg.Now()
 	e.mu.Lock()
-	c, ok := e.conversations.get(conversationID)
+	c, ok := e.conversations.Get(conversationID)
 	var to recipient
 	if ok {
 		// The customer is addressed with the id and idType it wrote from.
@@ -104,9 +105,9 @@ func (e *Emulator) SendAgentMessage(ctx context.Context, conversationID, text st
 		return "", err
 	}
 	e.mu.Lock()
-	e.outbound.put(id, conversationID)
+	e.outbound.Put(id, conversationID)
 	e.seq++
-	e.agentMessages.push(AgentMessage{Seq: e.seq, ID: id, ConversationID: conversationID, ToID: to.ID,
+	e.agentMessages.Push(AgentMessage{Seq: e.seq, ID: id, ConversationID: conversationID, ToID: to.ID,
 		Text: text, Time: now, Body: body})
 	e.stats.AgentMessages++
 	e.mu.Unlock()
@@ -118,14 +119,7 @@ func (e *Emulator) SendAgentMessage(ctx context.Context, conversationID, text st
 func (e *Emulator) AgentMessages(conversationID string) []AgentMessage {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []AgentMessage
-	e.agentMessages.each(func(m AgentMessage) bool {
-		if conversationID == "" || m.ConversationID == conversationID {
-			out = append(out, m)
-		}
-		return true
-	})
-	return out
+	return e.agentMessages.Filter(func(m AgentMessage) bool { return conversationID == "" || m.ConversationID == conversationID })
 }
 
 // sendReceipt queues the receipt webhook Genesys emits for an inbound
@@ -150,16 +144,16 @@ func (e *Emulator) sendReceipt(ctx context.Context, m ReceivedMessage, conversat
 // enqueue signs and queues one webhook body, with a duplicate copy when the
 // DuplicateRate fault says so.
 func (e *Emulator) enqueue(ctx context.Context, kind, id string, body []byte) error {
-	j := &job{
-		id: e.deliveryID.Add(1), kind: kind, ids: []string{id}, body: body,
+	j := &emulate.Job{
+		ID: e.deliveryID.Add(1), Kind: kind, IDs: []string{id}, Body: body,
 		// genesys.md §1.7: sha256=<base64(HMAC-SHA256(secret, body))>.
-		signature: hubsig.Sign(hubsig.Base64, e.cfg.WebhookSecret, body),
+		Signature: hubsig.Sign(hubsig.Base64, e.cfg.WebhookSecret, body),
 	}
-	jobs := []*job{j}
-	if e.faults.duplicate() {
+	jobs := []*emulate.Job{j}
+	if e.faults.Duplicate() {
 		dup := *j
-		dup.duplicate = true
+		dup.Duplicate = true
 		jobs = append(jobs, &dup)
 	}
-	return e.disp.submit(ctx, jobs...)
+	return e.disp.Submit(ctx, jobs...)
 }

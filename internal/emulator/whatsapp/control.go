@@ -1,15 +1,12 @@
 package whatsapp
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 )
 
 // Prefix is the path under which Handler serves everything.
@@ -56,7 +53,7 @@ func (c customerMessageJSON) message() CustomerMessage {
 
 func (e *Emulator) handleCustomerMessage(w http.ResponseWriter, r *http.Request) {
 	var in customerMessageJSON
-	if !decodeJSON(w, r, &in) {
+	if !emulate.DecodeJSON(w, r, &in) {
 		return
 	}
 	id, err := e.SendCustomerMessage(r.Context(), in.message())
@@ -64,14 +61,14 @@ func (e *Emulator) handleCustomerMessage(w http.ResponseWriter, r *http.Request)
 		writeControlError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"id": id})
+	emulate.WriteJSON(w, http.StatusOK, map[string]string{"id": id})
 }
 
 func (e *Emulator) handleCustomerBatch(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Messages []customerMessageJSON `json:"messages"`
 	}
-	if !decodeJSON(w, r, &in) {
+	if !emulate.DecodeJSON(w, r, &in) {
 		return
 	}
 	msgs := make([]CustomerMessage, len(in.Messages))
@@ -83,7 +80,7 @@ func (e *Emulator) handleCustomerBatch(w http.ResponseWriter, r *http.Request) {
 		writeControlError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string][]string{"ids": ids})
+	emulate.WriteJSON(w, http.StatusOK, map[string][]string{"ids": ids})
 }
 
 func (e *Emulator) handleStatus(w http.ResponseWriter, r *http.Request) {
@@ -98,7 +95,7 @@ func (e *Emulator) handleStatus(w http.ResponseWriter, r *http.Request) {
 			Details string `json:"details"`
 		} `json:"error"`
 	}
-	if !decodeJSON(w, r, &in) {
+	if !emulate.DecodeJSON(w, r, &in) {
 		return
 	}
 	s := StatusUpdate{MessageID: in.MessageID, Status: in.Status, RecipientID: in.RecipientID}
@@ -112,130 +109,67 @@ func (e *Emulator) handleStatus(w http.ResponseWriter, r *http.Request) {
 		writeControlError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"queued": true})
+	emulate.WriteJSON(w, http.StatusOK, map[string]bool{"queued": true})
 }
 
 func (e *Emulator) handleHandshake(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Challenge string `json:"challenge"`
 	}
-	if r.ContentLength != 0 && !decodeJSON(w, r, &in) {
+	if r.ContentLength != 0 && !emulate.DecodeJSON(w, r, &in) {
 		return
 	}
 	if err := e.Handshake(r.Context(), in.Challenge); err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]any{"ok": false, "error": err.Error()})
+		emulate.WriteJSON(w, http.StatusBadGateway, map[string]any{"ok": false, "error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	emulate.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 func (e *Emulator) handleSent(w http.ResponseWriter, r *http.Request) {
-	after, limit, ok := pageParams(w, r)
+	after, limit, ok := emulate.PageParams(w, r)
 	if !ok {
 		return
 	}
-	msgs := e.SentTo(r.URL.Query().Get("to"))
-	i := 0
-	for i < len(msgs) && msgs[i].Seq <= after {
-		i++
-	}
-	msgs = msgs[i:]
-	if limit > 0 && len(msgs) > limit {
-		msgs = msgs[len(msgs)-limit:]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"messages": nonNil(msgs)})
+	msgs := emulate.Page(e.SentTo(r.URL.Query().Get("to")), func(m SentMessage) uint64 { return m.Seq }, after, limit)
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"messages": msgs})
 }
 
 func (e *Emulator) handleReadMarks(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]any{"read_marks": e.ReadMarks()})
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"read_marks": e.ReadMarks()})
 }
 
 func (e *Emulator) handleDeliveries(w http.ResponseWriter, r *http.Request) {
-	_, limit, ok := pageParams(w, r)
+	_, limit, ok := emulate.PageParams(w, r)
 	if !ok {
 		return
 	}
-	ds := e.Deliveries()
-	if limit > 0 && len(ds) > limit {
-		ds = ds[len(ds)-limit:]
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"deliveries": ds})
+	emulate.WriteJSON(w, http.StatusOK, map[string]any{"deliveries": emulate.Last(e.Deliveries(), limit)})
 }
 
 func (e *Emulator) handleGetFaults(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, e.Faults())
+	emulate.WriteJSON(w, http.StatusOK, e.Faults())
 }
 
 func (e *Emulator) handlePutFaults(w http.ResponseWriter, r *http.Request) {
 	var f Faults
-	if !decodeJSON(w, r, &f) {
+	if !emulate.DecodeJSON(w, r, &f) {
 		return
 	}
 	if err := e.SetFaults(f); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		emulate.WriteJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, e.Faults())
+	emulate.WriteJSON(w, http.StatusOK, e.Faults())
 }
 
 func (e *Emulator) handleStats(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, e.Stats())
+	emulate.WriteJSON(w, http.StatusOK, e.Stats())
 }
 
 func (e *Emulator) handleReset(w http.ResponseWriter, r *http.Request) {
 	e.Reset()
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
-}
-
-// pageParams reads the optional after (a Seq) and limit (the last N)
-// query parameters.
-func pageParams(w http.ResponseWriter, r *http.Request) (after uint64, limit int, ok bool) {
-	q := r.URL.Query()
-	var err error
-	if s := q.Get("after"); s != "" {
-		if after, err = strconv.ParseUint(s, 10, 64); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "after must be a non-negative integer"})
-			return 0, 0, false
-		}
-	}
-	if s := q.Get("limit"); s != "" {
-		if limit, err = strconv.Atoi(s); err != nil || limit < 0 {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a non-negative integer"})
-			return 0, 0, false
-		}
-	}
-	return after, limit, true
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
-}
-
-// maxControlBody bounds a control API request body.
-const maxControlBody = 4 << 20
-
-// decodeJSON reads exactly one JSON value into v, rejecting unknown fields,
-// and answers 400 or 413 itself when it cannot.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxControlBody))
-	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "body unreadable or too large"})
-		return false
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("invalid JSON: %v", err)})
-		return false
-	}
-	if dec.More() {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid JSON: more than one value"})
-		return false
-	}
-	return true
+	emulate.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 }
 
 func writeControlError(w http.ResponseWriter, err error) {
@@ -243,5 +177,5 @@ func writeControlError(w http.ResponseWriter, err error) {
 	if errors.Is(err, ErrClosed) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, map[string]string{"error": err.Error()})
+	emulate.WriteJSON(w, status, map[string]string{"error": err.Error()})
 }

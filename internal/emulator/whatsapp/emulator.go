@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 	"github.com/secureflow/secureflow/internal/hubsig"
 )
 
@@ -85,8 +86,8 @@ type Config struct {
 type Emulator struct {
 	cfg    Config
 	log    *slog.Logger
-	faults *faultState
-	disp   *dispatcher
+	faults *emulate.FaultState[Faults]
+	disp   *emulate.Dispatcher
 	mux    *http.ServeMux
 
 	webhookURL atomic.Pointer[string]
@@ -96,12 +97,12 @@ type Emulator struct {
 
 	mu         sync.Mutex
 	seq        uint64
-	sent       *ring[SentMessage]
-	deliveries *ring[Delivery]
-	readMarks  *ring[ReadMark]
-	seenBiz    *boundedMap[string, struct{}]
-	byWAMID    *boundedMap[string, sentRef]
-	lastInter  *boundedMap[string, string] // wa_id → wamid of the last interactive message sent
+	sent       *emulate.Ring[SentMessage]
+	deliveries *emulate.Ring[Delivery]
+	readMarks  *emulate.Ring[ReadMark]
+	seenBiz    *emulate.BoundedMap[string, struct{}]
+	byWAMID    *emulate.BoundedMap[string, sentRef]
+	lastInter  *emulate.BoundedMap[string, string] // wa_id → wamid of the last interactive message sent
 	stats      Stats
 }
 
@@ -149,7 +150,7 @@ func New(cfg Config) (*Emulator, error) {
 		cfg.HistoryLimit = DefaultHistoryLimit
 	}
 	if cfg.Client == nil {
-		cfg.Client = defaultClient()
+		cfg.Client = emulate.DefaultClient()
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -162,35 +163,36 @@ func New(cfg Config) (*Emulator, error) {
 		log:        cfg.Logger.With("component", "emulator.whatsapp"),
 		faults:     newFaultState(),
 		done:       make(chan struct{}),
-		sent:       newRing[SentMessage](cfg.HistoryLimit),
-		deliveries: newRing[Delivery](cfg.HistoryLimit),
-		readMarks:  newRing[ReadMark](cfg.HistoryLimit),
-		seenBiz:    newBoundedMap[string, struct{}](cfg.HistoryLimit),
-		byWAMID:    newBoundedMap[string, sentRef](cfg.HistoryLimit),
-		lastInter:  newBoundedMap[string, string](cfg.HistoryLimit),
+		sent:       emulate.NewRing[SentMessage](cfg.HistoryLimit),
+		deliveries: emulate.NewRing[Delivery](cfg.HistoryLimit),
+		readMarks:  emulate.NewRing[ReadMark](cfg.HistoryLimit),
+		seenBiz:    emulate.NewBoundedMap[string, struct{}](cfg.HistoryLimit),
+		byWAMID:    emulate.NewBoundedMap[string, sentRef](cfg.HistoryLimit),
+		lastInter:  emulate.NewBoundedMap[string, string](cfg.HistoryLimit),
 	}
 	url := cfg.WebhookURL
 	e.webhookURL.Store(&url)
-	e.disp = newDispatcher(dispatchConfig{
-		client:  cfg.Client,
-		timeout: cfg.DeliveryTimeout,
-		queue:   cfg.QueueSize,
-		logger:  e.log,
-		url:     func() string { return *e.webhookURL.Load() },
-		header: func(h http.Header, j *job) {
+	e.disp = emulate.NewDispatcher(emulate.DispatchConfig{
+		Client:  cfg.Client,
+		Timeout: cfg.DeliveryTimeout,
+		Queue:   cfg.QueueSize,
+		Logger:  e.log,
+		URL:     func() string { return *e.webhookURL.Load() },
+		Header: func(h http.Header, j *emulate.Job) {
 			// whatsapp.md §1.2: POST, Content-Type application/json, signed.
 			h.Set("Content-Type", "application/json")
-			h.Set(hubsig.Header, j.signature)
+			h.Set(hubsig.Header, j.Signature)
 		},
 		// whatsapp.md §1.6/§1.7: only 200 acknowledges; anything else is retried.
-		success: func(status int) bool { return status == http.StatusOK },
-		retry: func(attempt, _ int, _ error) (time.Duration, bool) {
+		Success: func(status int) bool { return status == http.StatusOK },
+		Retry: func(attempt, _ int, _ error) (time.Duration, bool) {
 			if attempt-1 < len(e.cfg.RetrySchedule) {
 				return e.cfg.RetrySchedule[attempt-1], true
 			}
 			return 0, false
 		},
-		record: e.recordAttempt,
+		Record: e.recordAttempt,
+		Closed: ErrClosed,
 	}, DefaultConcurrency)
 	e.mux = e.routes()
 	return e, nil
@@ -201,13 +203,6 @@ func orDefault(v, def string) string {
 		return def
 	}
 	return v
-}
-
-func defaultClient() *http.Client {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 2 * maxWorkers
-	t.MaxIdleConnsPerHost = maxWorkers
-	return &http.Client{Transport: t}
 }
 
 // Handler serves the Graph API and the control API, at the absolute paths
@@ -223,7 +218,7 @@ func (e *Emulator) SetWebhookURL(url string) { e.webhookURL.Store(&url) }
 func (e *Emulator) Close() error {
 	e.closeOnce.Do(func() {
 		close(e.done)
-		e.disp.close()
+		e.disp.Close()
 	})
 	return nil
 }
@@ -243,9 +238,9 @@ func (e *Emulator) SetFaults(f Faults) error {
 	if err := f.Validate(); err != nil {
 		return err
 	}
-	e.faults.set(f)
-	e.disp.setReorder(f.Reorder, f.ReorderWindow)
-	e.disp.resize(orDefaultInt(f.Concurrency, DefaultConcurrency))
+	e.faults.Set(f)
+	e.disp.SetReorder(f.Reorder, f.ReorderWindow)
+	e.disp.Resize(orDefaultInt(f.Concurrency, DefaultConcurrency))
 	return nil
 }
 
@@ -257,24 +252,24 @@ func orDefaultInt(v, def int) int {
 }
 
 // Faults returns the current faults, with the counters that remain.
-func (e *Emulator) Faults() Faults { return e.faults.get() }
+func (e *Emulator) Faults() Faults { return e.faults.Get() }
 
 // WaitIdle blocks until no webhook delivery is queued, in flight, held by
 // the Reorder fault or waiting for a retry, or until ctx ends.
-func (e *Emulator) WaitIdle(ctx context.Context) error { return e.disp.waitIdle(ctx) }
+func (e *Emulator) WaitIdle(ctx context.Context) error { return e.disp.WaitIdle(ctx) }
 
 // Reset forgets every record and counter, clears the faults, and drops the
 // webhook deliveries not yet in flight.
 func (e *Emulator) Reset() {
 	_ = e.SetFaults(Faults{})
-	dropped := e.disp.drop()
+	dropped := e.disp.Drop()
 	e.mu.Lock()
-	e.sent.reset()
-	e.deliveries.reset()
-	e.readMarks.reset()
-	e.seenBiz.reset()
-	e.byWAMID.reset()
-	e.lastInter.reset()
+	e.sent.Reset()
+	e.deliveries.Reset()
+	e.readMarks.Reset()
+	e.seenBiz.Reset()
+	e.byWAMID.Reset()
+	e.lastInter.Reset()
 	e.stats = Stats{}
 	e.mu.Unlock()
 	e.log.Info("reset", "dropped_deliveries", dropped)
@@ -310,7 +305,7 @@ func (e *Emulator) Stats() Stats {
 	e.mu.Lock()
 	s := e.stats
 	e.mu.Unlock()
-	s.Pending = e.disp.pending.Load()
+	s.Pending = e.disp.Pending()
 	return s
 }
 
@@ -348,22 +343,22 @@ type Delivery struct {
 	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
-func (e *Emulator) recordAttempt(a attemptRecord) {
+func (e *Emulator) recordAttempt(a emulate.Attempt) {
 	d := Delivery{
-		ID: a.job.id, Attempt: a.attempt, Duplicate: a.job.duplicate, Kind: a.job.kind,
-		MessageIDs: a.job.ids, StatusCode: a.status, Outcome: a.outcome,
-		Time: e.cfg.Now(), Elapsed: a.elapsed,
+		ID: a.Job.ID, Attempt: a.Number, Duplicate: a.Job.Duplicate, Kind: a.Job.Kind,
+		MessageIDs: a.Job.IDs, StatusCode: a.Status, Outcome: a.Outcome,
+		Time: e.cfg.Now(), Elapsed: a.Elapsed,
 	}
-	if a.err != nil {
-		d.Error = a.err.Error()
+	if a.Err != nil {
+		d.Error = a.Err.Error()
 	}
 	e.mu.Lock()
-	e.deliveries.push(d)
+	e.deliveries.Push(d)
 	e.stats.Attempts++
-	switch a.outcome {
-	case outcomeDelivered:
+	switch a.Outcome {
+	case emulate.OutcomeDelivered:
 		e.stats.Delivered++
-	case outcomeFailed:
+	case emulate.OutcomeFailed:
 		e.stats.Failed++
 	}
 	e.mu.Unlock()
@@ -373,7 +368,5 @@ func (e *Emulator) recordAttempt(a attemptRecord) {
 func (e *Emulator) Deliveries() []Delivery {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]Delivery, 0, e.deliveries.len())
-	e.deliveries.each(func(d Delivery) bool { out = append(out, d); return true })
-	return out
+	return e.deliveries.All()
 }

@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
-	"strconv"
-	"sync"
 	"time"
+
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 )
 
 // Faults are the failures the emulator injects. Counters ("next N calls")
@@ -92,8 +91,8 @@ func (f Faults) Validate() error {
 	if f.DuplicateRate < 0 || f.DuplicateRate > 1 {
 		errs = append(errs, errors.New("duplicate_rate must be between 0 and 1"))
 	}
-	if f.Concurrency < 0 || f.Concurrency > maxWorkers {
-		errs = append(errs, fmt.Errorf("concurrency must be between 0 and %d", maxWorkers))
+	if f.Concurrency < 0 || f.Concurrency > emulate.MaxWorkers {
+		errs = append(errs, fmt.Errorf("concurrency must be between 0 and %d", emulate.MaxWorkers))
 	}
 	return errors.Join(errs...)
 }
@@ -101,27 +100,27 @@ func (f Faults) Validate() error {
 // faultsJSON is the control API's shape of Faults: snake_case like the rest
 // of the WhatsApp emulator, durations as Go duration strings ("250ms").
 type faultsJSON struct {
-	Status429         int          `json:"status_429"`
-	RateLimitStatus   int          `json:"rate_limit_status,omitempty"`
-	RetryAfter        jsonDuration `json:"retry_after"`
-	Status500         int          `json:"status_500"`
-	Timeout           int          `json:"timeout"`
-	AcceptThenTimeout int          `json:"accept_then_timeout"`
-	Latency           jsonDuration `json:"latency"`
-	DuplicateRate     float64      `json:"duplicate_rate"`
-	Reorder           int          `json:"reorder"`
-	ReorderWindow     jsonDuration `json:"reorder_window"`
-	Concurrency       int          `json:"concurrency"`
-	Seed              uint64       `json:"seed"`
+	Status429         int              `json:"status_429"`
+	RateLimitStatus   int              `json:"rate_limit_status,omitempty"`
+	RetryAfter        emulate.Duration `json:"retry_after"`
+	Status500         int              `json:"status_500"`
+	Timeout           int              `json:"timeout"`
+	AcceptThenTimeout int              `json:"accept_then_timeout"`
+	Latency           emulate.Duration `json:"latency"`
+	DuplicateRate     float64          `json:"duplicate_rate"`
+	Reorder           int              `json:"reorder"`
+	ReorderWindow     emulate.Duration `json:"reorder_window"`
+	Concurrency       int              `json:"concurrency"`
+	Seed              uint64           `json:"seed"`
 }
 
 // MarshalJSON writes the control API's representation.
 func (f Faults) MarshalJSON() ([]byte, error) {
 	return json.Marshal(faultsJSON{
-		Status429: f.Status429, RateLimitStatus: f.RateLimitStatus, RetryAfter: jsonDuration(f.RetryAfter),
+		Status429: f.Status429, RateLimitStatus: f.RateLimitStatus, RetryAfter: emulate.Duration(f.RetryAfter),
 		Status500: f.Status500, Timeout: f.Timeout, AcceptThenTimeout: f.AcceptThenTimeout,
-		Latency: jsonDuration(f.Latency), DuplicateRate: f.DuplicateRate, Reorder: f.Reorder,
-		ReorderWindow: jsonDuration(f.ReorderWindow), Concurrency: f.Concurrency, Seed: f.Seed,
+		Latency: emulate.Duration(f.Latency), DuplicateRate: f.DuplicateRate, Reorder: f.Reorder,
+		ReorderWindow: emulate.Duration(f.ReorderWindow), Concurrency: f.Concurrency, Seed: f.Seed,
 	})
 }
 
@@ -143,105 +142,13 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// jsonDuration is a duration written as a Go duration string and read from
-// either such a string or a number of milliseconds.
-type jsonDuration time.Duration
-
-func (d jsonDuration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(time.Duration(d).String())
-}
-
-func (d *jsonDuration) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+// newFaultState returns the holder of the current faults and their
+// remaining counters.
+func newFaultState() *emulate.FaultState[Faults] {
+	return emulate.NewFaultState(func(f *Faults) emulate.FaultFields {
+		return emulate.FaultFields{
+			Status429: &f.Status429, Status500: &f.Status500, Timeout: &f.Timeout,
+			AcceptThenTimeout: &f.AcceptThenTimeout, DuplicateRate: f.DuplicateRate, Seed: f.Seed,
 		}
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		*d = jsonDuration(v)
-		return nil
-	}
-	ms, err := strconv.ParseFloat(string(b), 64)
-	if err != nil {
-		return fmt.Errorf("duration must be a string like \"250ms\" or a number of milliseconds: %w", err)
-	}
-	*d = jsonDuration(time.Duration(ms * float64(time.Millisecond)))
-	return nil
-}
-
-// callFault is what one Graph API call meets before it is processed.
-type callFault int
-
-const (
-	faultNone callFault = iota
-	fault429
-	fault500
-	faultTimeout
-)
-
-// faultState holds the current faults and their remaining counters.
-type faultState struct {
-	mu  sync.Mutex
-	f   Faults
-	rng *rand.Rand
-}
-
-func newFaultState() *faultState {
-	return &faultState{rng: rand.New(rand.NewPCG(0, 0))}
-}
-
-func (s *faultState) set(f Faults) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.f = f
-	s.rng = rand.New(rand.NewPCG(f.Seed, f.Seed))
-}
-
-func (s *faultState) get() Faults {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.f
-}
-
-// before consumes the counted fault, if any, that the next call meets.
-func (s *faultState) before() (callFault, Faults) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	f := s.f
-	switch {
-	case s.f.Status429 > 0:
-		s.f.Status429--
-		return fault429, f
-	case s.f.Status500 > 0:
-		s.f.Status500--
-		return fault500, f
-	case s.f.Timeout > 0:
-		s.f.Timeout--
-		return faultTimeout, f
-	}
-	return faultNone, f
-}
-
-// acceptThenTimeout consumes one AcceptThenTimeout, if any is left.
-func (s *faultState) acceptThenTimeout() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f.AcceptThenTimeout > 0 {
-		s.f.AcceptThenTimeout--
-		return true
-	}
-	return false
-}
-
-// duplicate draws whether the next webhook body is delivered twice.
-func (s *faultState) duplicate() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.f.DuplicateRate <= 0 {
-		return false
-	}
-	return s.rng.Float64() < s.f.DuplicateRate
+	})
 }

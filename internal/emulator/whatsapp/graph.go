@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 )
 
 // SentMessage is one message the gateway sent to a customer through the
@@ -69,23 +71,14 @@ func (e *Emulator) SentTo(to string) []SentMessage {
 	want := digits(to)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []SentMessage
-	e.sent.each(func(m SentMessage) bool {
-		if want == "" || m.WaID == want {
-			out = append(out, m)
-		}
-		return true
-	})
-	return out
+	return e.sent.Filter(func(m SentMessage) bool { return want == "" || m.WaID == want })
 }
 
 // ReadMarks returns the accepted mark-as-read calls, oldest first.
 func (e *Emulator) ReadMarks() []ReadMark {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := make([]ReadMark, 0, e.readMarks.len())
-	e.readMarks.each(func(m ReadMark) bool { out = append(out, m); return true })
-	return out
+	return e.readMarks.All()
 }
 
 // sendRequest is the union of the send bodies of whatsapp.md §2.1–§2.5 and
@@ -243,7 +236,7 @@ func (e *Emulator) writeGraphError(w http.ResponseWriter, ge *graphError) {
 	e.mu.Lock()
 	e.stats.Rejected++
 	e.mu.Unlock()
-	writeJSON(w, ge.status, map[string]any{"error": b})
+	emulate.WriteJSON(w, ge.status, map[string]any{"error": b})
 }
 
 var versionPattern = regexp.MustCompile(`^v[0-9]+\.[0-9]+$`)
@@ -260,12 +253,12 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	// Read the whole body first: net/http notices a caller that gives up
 	// only once the body is consumed, and the Timeout fault relies on it.
 	raw, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxGraphBody))
-	fault, f := e.faults.before()
+	fault, f := e.faults.Before()
 	if f.Latency > 0 && !e.wait(r.Context(), f.Latency) {
 		return
 	}
 	switch fault {
-	case fault429:
+	case emulate.Call429:
 		secs := int((f.RetryAfter + time.Second - 1) / time.Second)
 		if secs < 1 {
 			secs = 1
@@ -274,11 +267,11 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 		e.writeGraphError(w, &graphError{status: orDefaultInt(f.RateLimitStatus, http.StatusTooManyRequests),
 			code: codeRateLimit, title: "Rate limit hit", details: "Cloud API message throughput has been reached."})
 		return
-	case fault500:
+	case emulate.Call500:
 		e.writeGraphError(w, &graphError{status: http.StatusInternalServerError, code: codeUnknown,
 			title: "Something went wrong", details: "Something went wrong. Please try again later."})
 		return
-	case faultTimeout:
+	case emulate.CallTimeout:
 		e.hang(w, r)
 		return
 	}
@@ -319,7 +312,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	sent.Raw = raw
 	ref := e.recordSend(&sent)
-	if e.faults.acceptThenTimeout() {
+	if e.faults.AcceptThenTimeout() {
 		// The send is accepted (and its statuses follow) but the answer is
 		// lost: the gateway must resend with the same biz_opaque_callback_data.
 		if e.cfg.AutoStatuses {
@@ -330,7 +323,7 @@ func (e *Emulator) handleSend(w http.ResponseWriter, r *http.Request) {
 	}
 	// whatsapp.md §2.6: success means accepted, with the recipient's wa_id
 	// and the new wamid.
-	writeJSON(w, http.StatusOK, sendResponse{
+	emulate.WriteJSON(w, http.StatusOK, sendResponse{
 		MessagingProduct: "whatsapp",
 		Contacts:         []sendContact{{Input: sent.To, WaID: sent.WaID}},
 		Messages:         []sendMessageID{{ID: sent.ID}},
@@ -389,10 +382,10 @@ func (e *Emulator) markRead(w http.ResponseWriter, r *http.Request, req *sendReq
 	}
 	m := ReadMark{MessageID: req.MessageID, Typing: req.TypingIndicator != nil, Time: e.cfg.Now()}
 	e.mu.Lock()
-	e.readMarks.push(m)
+	e.readMarks.Push(m)
 	e.stats.ReadMarks++
 	e.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+	emulate.WriteJSON(w, http.StatusOK, map[string]bool{"success": true})
 }
 
 // recordSend assigns the wamid and records the send, counting a resend when
@@ -406,19 +399,19 @@ func (e *Emulator) recordSend(m *SentMessage) sentRef {
 	e.seq++
 	m.Seq = e.seq
 	if m.BizOpaqueCallbackData != "" {
-		if _, seen := e.seenBiz.get(m.BizOpaqueCallbackData); seen {
+		if _, seen := e.seenBiz.Get(m.BizOpaqueCallbackData); seen {
 			m.Resend = true
 			e.stats.Resends++
 		} else {
-			e.seenBiz.put(m.BizOpaqueCallbackData, struct{}{})
+			e.seenBiz.Put(m.BizOpaqueCallbackData, struct{}{})
 		}
 	}
-	e.byWAMID.put(m.ID, ref)
+	e.byWAMID.Put(m.ID, ref)
 	if m.Type == "interactive" {
-		e.lastInter.put(m.WaID, m.ID)
+		e.lastInter.Put(m.WaID, m.ID)
 	}
 	e.stats.Sent++
-	e.sent.push(*m)
+	e.sent.Push(*m)
 	return ref
 }
 
@@ -665,10 +658,4 @@ func oneOf(v string, set ...string) bool {
 		}
 	}
 	return false
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

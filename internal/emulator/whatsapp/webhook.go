@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/secureflow/secureflow/internal/emulator/internal/emulate"
 	"github.com/secureflow/secureflow/internal/hubsig"
 )
 
@@ -218,7 +219,7 @@ func (e *Emulator) SendBatch(ctx context.Context, msgs []CustomerMessage) ([]str
 		ctxID := m.ContextID
 		if ctxID == "" && msg.Interactive != nil {
 			e.mu.Lock()
-			ctxID, _ = e.lastInter.get(m.From)
+			ctxID, _ = e.lastInter.Get(m.From)
 			e.mu.Unlock()
 		}
 		if ctxID != "" {
@@ -290,7 +291,7 @@ func (e *Emulator) SendStatus(ctx context.Context, s StatusUpdate) error {
 		return errors.New("a status needs a message id and one of sent, delivered, read, failed, played, deleted")
 	}
 	e.mu.Lock()
-	ref, _ := e.byWAMID.get(s.MessageID)
+	ref, _ := e.byWAMID.Get(s.MessageID)
 	e.mu.Unlock()
 	if s.RecipientID != "" {
 		ref.waID = s.RecipientID
@@ -353,17 +354,17 @@ func (e *Emulator) enqueue(ctx context.Context, kind string, ids []string, env e
 		return err
 	}
 	// whatsapp.md §1.6: sha256=<lowercase hex HMAC-SHA256(app secret, body)>.
-	j := &job{
-		id: e.deliveryID.Add(1), kind: kind, ids: ids, body: body,
-		signature: hubsig.Sign(hubsig.Hex, e.cfg.AppSecret, body),
+	j := &emulate.Job{
+		ID: e.deliveryID.Add(1), Kind: kind, IDs: ids, Body: body,
+		Signature: hubsig.Sign(hubsig.Hex, e.cfg.AppSecret, body),
 	}
-	jobs := []*job{j}
-	if e.faults.duplicate() {
+	jobs := []*emulate.Job{j}
+	if e.faults.Duplicate() {
 		dup := *j
-		dup.duplicate = true
+		dup.Duplicate = true
 		jobs = append(jobs, &dup)
 	}
-	return e.disp.submit(ctx, jobs...)
+	return e.disp.Submit(ctx, jobs...)
 }
 
 // marshalMeta encodes v the way Meta's webhook bodies are written: non-ASCII
@@ -419,7 +420,7 @@ func newWAMID() string {
 func (e *Emulator) Handshake(ctx context.Context, challenge string) error {
 	target := *e.webhookURL.Load()
 	if target == "" {
-		return errNoWebhookURL
+		return emulate.ErrNoWebhookURL
 	}
 	if challenge == "" {
 		var b [8]byte

@@ -1,4 +1,4 @@
-package whatsapp
+package emulate
 
 import (
 	"bytes"
@@ -17,65 +17,102 @@ import (
 // pool of workers under a resizable concurrency limit, one scheduler
 // goroutine for retries (timers, not sleeping goroutines), and the "reorder"
 // fault that holds deliveries and releases them in reverse order. Goroutine
-// use is bounded by the largest concurrency ever set (at most maxWorkers)
-// plus one scheduler, whatever the load. The genesys emulator carries an
-// identical copy (packages cannot share unexported code and the emulator
-// packages must not depend on each other).
+// use is bounded by the largest concurrency ever set (at most MaxWorkers)
+// plus one scheduler, whatever the load. Both emulators use it; what differs
+// between them (headers, what counts as success, the retry policy, how an
+// attempt is recorded) comes in through DispatchConfig.
 
-// maxWorkers caps the Concurrency fault.
-const maxWorkers = 256
+// MaxWorkers caps the number of deliveries in flight at once (the
+// emulators' Concurrency fault).
+const MaxWorkers = 256
 
-// errNoWebhookURL is recorded when a delivery is attempted before the
-// webhook URL is known.
-var errNoWebhookURL = errors.New("no webhook URL configured")
+// ErrNoWebhookURL is recorded when a delivery is attempted before the
+// webhook URL is known. Such a delivery is not retried.
+var ErrNoWebhookURL = errors.New("no webhook URL configured")
 
-// job is one signed webhook body on its way to the gateway.
-type job struct {
-	id        uint64   // delivery number, shared by a body and its deliberate duplicate
-	kind      string   // what the body carries, for the records
-	ids       []string // message ids in the body, for the records
-	body      []byte
-	signature string
-	duplicate bool
-	attempt   int // attempts made so far
+// Job is one signed webhook body on its way to the gateway.
+type Job struct {
+	// ID numbers the delivery; a body and its deliberate duplicate share it.
+	ID uint64
+	// Kind says what the body carries, for the records.
+	Kind string
+	// IDs are the message ids in the body, for the records.
+	IDs []string
+	// Body is the exact bytes posted.
+	Body []byte
+	// Signature is the signature header's value, computed over Body.
+	Signature string
+	// Duplicate marks the extra copy queued by the DuplicateRate fault.
+	Duplicate bool
+
+	attempt int // attempts made so far
 }
 
-// attemptRecord describes one HTTP attempt, handed to the emulator's recorder.
-type attemptRecord struct {
-	job     *job
-	attempt int // j.attempt when recorded; j may be retried concurrently afterwards
-	status  int
-	err     error
-	outcome string // outcomeDelivered, outcomeRetrying or outcomeFailed
-	start   time.Time
-	elapsed time.Duration
+// Attempt describes one HTTP attempt, handed to DispatchConfig.Record.
+type Attempt struct {
+	// Job is the delivery attempted. It may be retried concurrently once
+	// Record returns; read Attempt, not the job, for this attempt's number.
+	Job *Job
+	// Number is 1 for the first try of the job, 2 for its first retry...
+	Number int
+	// Status is the gateway's HTTP status, 0 when no response came.
+	Status int
+	// Err is the network error or timeout, if any.
+	Err error
+	// Outcome is OutcomeDelivered, OutcomeRetrying or OutcomeFailed.
+	Outcome string
+	// Start is when the attempt began, by the wall clock.
+	Start time.Time
+	// Elapsed is how long the attempt took.
+	Elapsed time.Duration
 }
 
+// The outcomes of an Attempt.
 const (
-	outcomeDelivered = "delivered"
-	outcomeRetrying  = "retrying"
-	outcomeFailed    = "failed"
+	// OutcomeDelivered means the gateway acknowledged the delivery.
+	OutcomeDelivered = "delivered"
+	// OutcomeRetrying means the attempt failed and another is scheduled.
+	OutcomeRetrying = "retrying"
+	// OutcomeFailed means the attempt failed and the delivery is given up.
+	OutcomeFailed = "failed"
 )
 
-type dispatchConfig struct {
-	client  *http.Client
-	timeout time.Duration
-	queue   int
-	logger  *slog.Logger
-	url     func() string
-	header  func(h http.Header, j *job)
-	success func(status int) bool
-	// retry reports whether attempt number j.attempt (already made) should be
-	// followed by another one, and after how long.
-	retry  func(attempt, status int, err error) (time.Duration, bool)
-	record func(attemptRecord)
+// DispatchConfig configures a Dispatcher. Every field is required.
+type DispatchConfig struct {
+	// Client makes the webhook requests.
+	Client *http.Client
+	// Timeout bounds each attempt.
+	Timeout time.Duration
+	// Queue bounds the deliveries waiting for a worker.
+	Queue int
+	// Logger receives a warning for every delivery given up.
+	Logger *slog.Logger
+	// URL returns where to post; an empty string fails the attempt with
+	// ErrNoWebhookURL.
+	URL func() string
+	// Header sets the request headers for one attempt of j.
+	Header func(h http.Header, j *Job)
+	// Success reports whether an HTTP status acknowledges a delivery.
+	Success func(status int) bool
+	// Retry reports whether attempt number attempt (already made, and
+	// failed) should be followed by another one, and after how long.
+	Retry func(attempt, status int, err error) (time.Duration, bool)
+	// Record is called once per attempt, before the job is retried or
+	// counted done.
+	Record func(Attempt)
+	// Closed is the error Submit and WaitIdle return once the dispatcher
+	// is closed (the emulator's ErrClosed).
+	Closed error
 }
 
-type dispatcher struct {
-	cfg     dispatchConfig
+// Dispatcher delivers webhook jobs: a bounded queue drained by a pool of
+// workers under a resizable concurrency limit, with retries and the
+// reorder fault. It is safe for concurrent use.
+type Dispatcher struct {
+	cfg     DispatchConfig
 	ctx     context.Context
 	cancel  context.CancelFunc
-	queue   chan *job
+	queue   chan *Job
 	wg      sync.WaitGroup
 	pending atomic.Int64 // queued + in flight + awaiting retry + held
 
@@ -84,7 +121,7 @@ type dispatcher struct {
 	workers       int
 	reorder       int
 	reorderWindow time.Duration
-	held          []*job
+	held          []*Job
 	holdTimer     *time.Timer
 
 	// The concurrency limit: permits guarded by lmu, signalled by lcond.
@@ -101,29 +138,31 @@ type dispatcher struct {
 	wake    chan struct{}
 }
 
-func newDispatcher(cfg dispatchConfig, workers int) *dispatcher {
+// NewDispatcher starts a dispatcher with a concurrency limit of workers
+// (see Resize). Close stops it.
+func NewDispatcher(cfg DispatchConfig, workers int) *Dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &dispatcher{
+	d := &Dispatcher{
 		cfg:    cfg,
 		ctx:    ctx,
 		cancel: cancel,
-		queue:  make(chan *job, cfg.queue),
+		queue:  make(chan *Job, cfg.Queue),
 		wake:   make(chan struct{}, 1),
 	}
 	d.lcond = sync.NewCond(&d.lmu)
 	d.limitChanged = make(chan struct{})
 	d.wg.Add(1)
 	go d.retryLoop()
-	d.resize(workers)
+	d.Resize(workers)
 	return d
 }
 
-// resize sets how many deliveries may be in flight at once. Workers are
-// started as needed and never stopped before close (at most maxWorkers);
+// Resize sets how many deliveries may be in flight at once. Workers are
+// started as needed and never stopped before close (at most MaxWorkers);
 // those beyond the limit wait for a permit. A worker takes a permit before
 // it takes a job, so with a limit of 1 jobs go out strictly in queue order.
-func (d *dispatcher) resize(n int) {
-	n = min(max(n, 1), maxWorkers)
+func (d *Dispatcher) Resize(n int) {
+	n = min(max(n, 1), MaxWorkers)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
@@ -145,7 +184,7 @@ func (d *dispatcher) resize(n int) {
 
 // acquire waits for a delivery permit; false means the dispatcher closed.
 // The channel returned is closed when the limit next changes.
-func (d *dispatcher) acquire() (<-chan struct{}, bool) {
+func (d *Dispatcher) acquire() (<-chan struct{}, bool) {
 	d.lmu.Lock()
 	defer d.lmu.Unlock()
 	for d.active >= d.limit && !d.stopping {
@@ -158,20 +197,20 @@ func (d *dispatcher) acquire() (<-chan struct{}, bool) {
 	return d.limitChanged, true
 }
 
-func (d *dispatcher) release() {
+func (d *Dispatcher) release() {
 	d.lmu.Lock()
 	d.active--
 	d.lcond.Signal()
 	d.lmu.Unlock()
 }
 
-// setReorder changes the reorder fault. Deliveries held under the previous
+// SetReorder changes the reorder fault. Deliveries held under the previous
 // setting are released at once, in reverse order.
-func (d *dispatcher) setReorder(n int, window time.Duration) {
+func (d *Dispatcher) SetReorder(n int, window time.Duration) {
 	d.mu.Lock()
 	changed := n != d.reorder
 	d.reorder, d.reorderWindow = n, window
-	var release []*job
+	var release []*Job
 	if changed {
 		release = d.takeHeldLocked()
 	}
@@ -180,12 +219,12 @@ func (d *dispatcher) setReorder(n int, window time.Duration) {
 }
 
 // takeHeldLocked empties the hold buffer and returns it reversed.
-func (d *dispatcher) takeHeldLocked() []*job {
+func (d *Dispatcher) takeHeldLocked() []*Job {
 	if d.holdTimer != nil {
 		d.holdTimer.Stop()
 		d.holdTimer = nil
 	}
-	out := make([]*job, 0, len(d.held))
+	out := make([]*Job, 0, len(d.held))
 	for i := len(d.held) - 1; i >= 0; i-- {
 		out = append(out, d.held[i])
 	}
@@ -194,7 +233,7 @@ func (d *dispatcher) takeHeldLocked() []*job {
 }
 
 // releaseHeld is the reorder window's timer callback.
-func (d *dispatcher) releaseHeld() {
+func (d *Dispatcher) releaseHeld() {
 	d.mu.Lock()
 	d.holdTimer = nil
 	release := d.takeHeldLocked()
@@ -202,19 +241,19 @@ func (d *dispatcher) releaseHeld() {
 	d.pushAll(release)
 }
 
-// submit queues the first attempt of jobs. The first job is the one the
+// Submit queues the first attempt of jobs. The first job is the one the
 // caller cares about: an error means it was not accepted. Later jobs (the
 // deliberate duplicates) are best effort.
-func (d *dispatcher) submit(ctx context.Context, jobs ...*job) error {
+func (d *Dispatcher) Submit(ctx context.Context, jobs ...*Job) error {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
-		return ErrClosed
+		return d.cfg.Closed
 	}
 	if d.reorder > 1 {
 		d.pending.Add(int64(len(jobs)))
 		d.held = append(d.held, jobs...)
-		var release []*job
+		var release []*Job
 		for len(d.held) >= d.reorder {
 			for i := d.reorder - 1; i >= 0; i-- {
 				release = append(release, d.held[i])
@@ -247,7 +286,7 @@ func (d *dispatcher) submit(ctx context.Context, jobs ...*job) error {
 
 // pushAll queues jobs that are already counted as pending, waiting for room
 // as long as the dispatcher runs.
-func (d *dispatcher) pushAll(jobs []*job) {
+func (d *Dispatcher) pushAll(jobs []*Job) {
 	for _, j := range jobs {
 		if err := d.push(d.ctx, j); err != nil {
 			d.pending.Add(-1)
@@ -255,18 +294,18 @@ func (d *dispatcher) pushAll(jobs []*job) {
 	}
 }
 
-func (d *dispatcher) push(ctx context.Context, j *job) error {
+func (d *Dispatcher) push(ctx context.Context, j *Job) error {
 	select {
 	case d.queue <- j:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-d.ctx.Done():
-		return ErrClosed
+		return d.cfg.Closed
 	}
 }
 
-func (d *dispatcher) worker() {
+func (d *Dispatcher) worker() {
 	defer d.wg.Done()
 	for {
 		changed, ok := d.acquire()
@@ -286,54 +325,54 @@ func (d *dispatcher) worker() {
 	}
 }
 
-func (d *dispatcher) deliver(j *job) {
+func (d *Dispatcher) deliver(j *Job) {
 	j.attempt++
 	start := time.Now()
 	status, err := d.post(j)
-	rec := attemptRecord{job: j, attempt: j.attempt, status: status, err: err, start: start, elapsed: time.Since(start)}
+	rec := Attempt{Job: j, Number: j.attempt, Status: status, Err: err, Start: start, Elapsed: time.Since(start)}
 	if d.ctx.Err() != nil {
 		// Shutting down: the attempt was cut short by us, not by the gateway.
 		d.pending.Add(-1)
 		return
 	}
-	if err == nil && d.cfg.success(status) {
-		rec.outcome = outcomeDelivered
-		d.cfg.record(rec)
+	if err == nil && d.cfg.Success(status) {
+		rec.Outcome = OutcomeDelivered
+		d.cfg.Record(rec)
 		d.pending.Add(-1)
 		return
 	}
 	delay, again := time.Duration(0), false
-	if !errors.Is(err, errNoWebhookURL) {
-		delay, again = d.cfg.retry(j.attempt, status, err)
+	if !errors.Is(err, ErrNoWebhookURL) {
+		delay, again = d.cfg.Retry(j.attempt, status, err)
 	}
 	// Record before handing the job on: once rescheduled or counted done,
 	// another goroutine may touch it, and WaitIdle may return.
 	if again {
-		rec.outcome = outcomeRetrying
-		d.cfg.record(rec)
+		rec.Outcome = OutcomeRetrying
+		d.cfg.Record(rec)
 		d.scheduleRetry(j, delay)
 		return
 	}
-	rec.outcome = outcomeFailed
-	d.cfg.record(rec)
+	rec.Outcome = OutcomeFailed
+	d.cfg.Record(rec)
 	d.pending.Add(-1)
-	d.cfg.logger.Warn("webhook delivery given up",
-		"delivery", j.id, "attempts", j.attempt, "status", status, "error", err)
+	d.cfg.Logger.Warn("webhook delivery given up",
+		"delivery", j.ID, "attempts", j.attempt, "status", status, "error", err)
 }
 
-func (d *dispatcher) post(j *job) (int, error) {
-	url := d.cfg.url()
+func (d *Dispatcher) post(j *Job) (int, error) {
+	url := d.cfg.URL()
 	if url == "" {
-		return 0, errNoWebhookURL
+		return 0, ErrNoWebhookURL
 	}
-	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.timeout)
+	ctx, cancel := context.WithTimeout(d.ctx, d.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(j.body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(j.Body))
 	if err != nil {
 		return 0, err
 	}
-	d.cfg.header(req.Header, j)
-	resp, err := d.cfg.client.Do(req)
+	d.cfg.Header(req.Header, j)
+	resp, err := d.cfg.Client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -343,7 +382,7 @@ func (d *dispatcher) post(j *job) (int, error) {
 	return resp.StatusCode, nil
 }
 
-func (d *dispatcher) scheduleRetry(j *job, delay time.Duration) {
+func (d *Dispatcher) scheduleRetry(j *Job, delay time.Duration) {
 	d.rmu.Lock()
 	d.rseq++
 	heap.Push(&d.retries, retryItem{due: time.Now().Add(delay), seq: d.rseq, job: j})
@@ -355,13 +394,13 @@ func (d *dispatcher) scheduleRetry(j *job, delay time.Duration) {
 }
 
 // retryLoop is the single goroutine that moves due retries back to the queue.
-func (d *dispatcher) retryLoop() {
+func (d *Dispatcher) retryLoop() {
 	defer d.wg.Done()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
 		now := time.Now()
-		var ready []*job
+		var ready []*Job
 		wait := time.Duration(-1)
 		d.rmu.Lock()
 		for d.retries.Len() > 0 && !d.retries[0].due.After(now) {
@@ -386,9 +425,9 @@ func (d *dispatcher) retryLoop() {
 	}
 }
 
-// drop discards everything not yet in flight: held, queued and awaiting
+// Drop discards everything not yet in flight: held, queued and awaiting
 // retry. It returns how many deliveries were dropped.
-func (d *dispatcher) drop() int {
+func (d *Dispatcher) Drop() int {
 	n := 0
 	d.mu.Lock()
 	n += len(d.takeHeldLocked())
@@ -409,11 +448,15 @@ func (d *dispatcher) drop() int {
 	return n
 }
 
-// idle reports whether no delivery is queued, in flight, held or awaiting a retry.
-func (d *dispatcher) idle() bool { return d.pending.Load() == 0 }
+// Pending returns the number of deliveries queued, in flight, held by the
+// reorder fault or awaiting a retry.
+func (d *Dispatcher) Pending() int64 { return d.pending.Load() }
 
-// waitIdle polls until idle, ctx ends or the dispatcher closes.
-func (d *dispatcher) waitIdle(ctx context.Context) error {
+// idle reports whether no delivery is queued, in flight, held or awaiting a retry.
+func (d *Dispatcher) idle() bool { return d.pending.Load() == 0 }
+
+// WaitIdle polls until idle, ctx ends or the dispatcher closes.
+func (d *Dispatcher) WaitIdle(ctx context.Context) error {
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
 	for !d.idle() {
@@ -421,16 +464,16 @@ func (d *dispatcher) waitIdle(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-d.ctx.Done():
-			return ErrClosed // what was pending has been abandoned
+			return d.cfg.Closed // what was pending has been abandoned
 		case <-t.C:
 		}
 	}
 	return nil
 }
 
-// close stops the workers and the scheduler, abandons what is pending, and
+// Close stops the workers and the scheduler, abandons what is pending, and
 // waits for every goroutine to return.
-func (d *dispatcher) close() {
+func (d *Dispatcher) Close() {
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -450,10 +493,19 @@ func (d *dispatcher) close() {
 	d.wg.Wait()
 }
 
+// DefaultClient returns an HTTP client whose connection reuse is tuned for
+// up to MaxWorkers concurrent deliveries to one host.
+func DefaultClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 2 * MaxWorkers
+	t.MaxIdleConnsPerHost = MaxWorkers
+	return &http.Client{Transport: t}
+}
+
 type retryItem struct {
 	due time.Time
 	seq uint64
-	job *job
+	job *Job
 }
 
 type retryHeap []retryItem
