@@ -143,7 +143,7 @@ var anchors = newLexicon(anchorPhrases)
 // fillers may sit between an anchor and its value. copula marks the words
 // that say "is" ("is", "é", "es"), which a password needs in front of a
 // plain word.
-var fillers = func() map[string]bool {
+var fillers = func() *wordTable {
 	m := make(map[string]bool)
 	for _, w := range strings.Fields("is was are será sera seria é e eh era são sao es son fue") {
 		m[foldString(w)] = true
@@ -156,13 +156,13 @@ var fillers = func() map[string]bool {
 			m[foldString(w)] = false
 		}
 	}
-	return m
+	return newWordTable(m)
 }()
 
 // passwordStopWords are words that follow "my password is" in ordinary
 // complaints ("my password is wrong", "a senha é muito fraca") and are
 // therefore not taken as the password.
-var passwordStopWords = func() map[string]bool {
+var passwordStopWords = func() *wordTable {
 	m := make(map[string]bool)
 	for _, w := range strings.Fields(`
 		wrong incorrect invalid expired blocked locked not no too very same correct right weak
@@ -184,7 +184,7 @@ var passwordStopWords = func() map[string]bool {
 		un una del en y es está esta siendo`) {
 		m[foldString(w)] = true
 	}
-	return m
+	return newWordTable(m)
 }()
 
 func (contextDetector) Detect(text string, at int, dst []Span) []Span {
@@ -257,7 +257,7 @@ func skipFiller(text string, i int) (v int, copula, sep bool) {
 			i += 3 // en and em dashes
 		case i > start && (isLetter(c) || c >= 0x80):
 			n, end := foldWord(text, i, &buf)
-			if cop, ok := fillers[string(buf[:n])]; n > 0 && ok && !wordAt(text, end) {
+			if cop, ok := fillers.lookup(buf[:n]); n > 0 && ok && !wordAt(text, end) {
 				copula = copula || cop
 				i = end
 				continue
@@ -414,7 +414,7 @@ func passwordValue(text string, i int, copula bool) (start, end int, score float
 	var buf [maxFold]byte
 	word := strings.TrimRight(tok, ".,;!?)")
 	n, wend := foldWord(word, 0, &buf)
-	if wend == len(word) && n > 0 && passwordStopWords[string(buf[:n])] {
+	if stop, _ := passwordStopWords.lookup(buf[:n]); wend == len(word) && n > 0 && stop {
 		return 0, 0, 0, false
 	}
 	return i, end, scorePasswordWord, true
@@ -442,16 +442,18 @@ func looksSecret(tok string) bool {
 // follows a card number (or a card number and its expiry date), separated by
 // one to three spaces or punctuation marks.
 func cardBlock(text string, at int, dst []Span) []Span {
-	// The value's shape first (cheap), then the card before it.
-	if e, ok := expiryValue(text, at, false); ok {
-		if afterCard(text, at, 1) {
+	// The value's shape first (cheap), then the card before it. The
+	// length of the leading digit run tells which value it can be: a
+	// month has one or two digits, a security code three or four.
+	switch n := digitRun(text, at) - at; {
+	case n <= 2:
+		if e, ok := expiryValue(text, at, false); ok && afterCard(text, at, 1) {
 			dst = append(dst, Span{CardExpiry, at, e, scoreCardBlock})
 		}
-		return dst
-	}
-	// A security code ends the block: "… 3601 05" is a longer number.
-	if e, ok := digitsValue(text, at, 3, 4); ok && !(e+1 < len(text) && isBlockSep(text[e]) && isDigit(text[e+1])) {
-		if afterCard(text, at, 1) {
+	case n <= 4:
+		// A security code ends the block: "… 3601 05" is a longer number.
+		if e, ok := digitsValue(text, at, 3, 4); ok && !(e+1 < len(text) && isBlockSep(text[e]) && isDigit(text[e+1])) &&
+			afterCard(text, at, 1) {
 			dst = append(dst, Span{CVV, at, e, scoreCardBlock})
 		}
 	}

@@ -40,12 +40,16 @@ func (ipDetector) Detect(text string, at int, dst []Span) []Span {
 		}
 		return dst
 	}
-	if end, groups, ok := parseIPv6(text, at); ok {
-		score := scoreIP
-		if groups == 0 && end == at+2 {
-			score = scoreIPUnspecified
+	// A first group followed by "." is read as IPv4 only: as an IPv6
+	// address it would have one group before its IPv4 tail, never enough.
+	if text[j] == ':' {
+		if end, groups, ok := parseIPv6(text, at); ok {
+			score := scoreIP
+			if groups == 0 && end == at+2 {
+				score = scoreIPUnspecified
+			}
+			return append(dst, Span{IPAddress, at, end, score})
 		}
-		return append(dst, Span{IPAddress, at, end, score})
 	}
 	if !isDigit(text[at]) || (at >= 2 && text[at-1] == '.' && isDigit(text[at-2])) {
 		return dst

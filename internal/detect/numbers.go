@@ -49,24 +49,45 @@ type digitGroups struct {
 	digits int
 }
 
-// parseGroups reads digit groups starting at i (a digit) separated by one of
-// seps; it stops after maxGroups groups or maxRunDigits digits.
-func parseGroups(text string, i int, seps string) digitGroups {
-	var g digitGroups
+// parse reads into g, which must be zero, the digit groups starting at i
+// (a digit) separated by single spaces, hyphens or full stops; it stops
+// after maxGroups groups or maxRunDigits digits. g is filled in place
+// rather than returned: the struct is large enough for the copy to show in
+// profiles.
+func (g *digitGroups) parse(text string, i int) {
 	j := i
 	for g.n < maxGroups {
 		e := digitRun(text, j)
 		g.start[g.n], g.end[g.n] = j, e
 		g.digits += e - j
 		g.n++
-		if g.n == maxGroups || g.digits > maxRunDigits || e+1 >= len(text) || !isDigit(text[e+1]) || !containsByte(seps, text[e]) {
+		if g.n == maxGroups || g.digits > maxRunDigits || e+1 >= len(text) || !isDigit(text[e+1]) || !isGroupSep(text[e]) {
 			break
 		}
 		g.sep[g.n] = text[e]
 		j = e + 1
 	}
-	return g
 }
+
+// groupDigitsAtLeast reports whether the digit groups from i, separated by
+// single spaces, hyphens or full stops, hold at least n digits. It reads
+// no further than the n-th digit: the numeric detectors use it to leave
+// short numbers (order numbers, amounts, years) before parsing them.
+func groupDigitsAtLeast(text string, i, n int) bool {
+	for {
+		e := digitRun(text, i)
+		if n -= e - i; n <= 0 {
+			return true
+		}
+		if e+1 >= len(text) || !isGroupSep(text[e]) || !isDigit(text[e+1]) {
+			return false
+		}
+		i = e + 1
+	}
+}
+
+// isGroupSep reports whether c separates the groups of a written number.
+func isGroupSep(c byte) bool { return c == ' ' || c == '-' || c == '.' }
 
 func (g *digitGroups) len(k int) int { return g.end[k] - g.start[k] }
 
@@ -98,11 +119,14 @@ var (
 )
 
 func (numberDetector) Detect(text string, at int, dst []Span) []Span {
-	g := parseGroups(text, at, " -.")
-	if g.digits < 9 {
+	if !groupDigitsAtLeast(text, at, 9) {
 		return dst // shorter than any SSN, CPF or card
 	}
-	if cardStart(text, at) && !inLongCode(text, at, &g) {
+	var g digitGroups
+	g.parse(text, at)
+	// detectCard needs minCardDigits; the length test spares the run
+	// checks on the many nine- to twelve-digit numbers.
+	if g.digits >= minCardDigits && cardStart(text, at) && !inLongCode(text, at, &g) {
 		dst = detectCard(text, &g, dst)
 	}
 

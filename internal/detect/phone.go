@@ -63,6 +63,11 @@ func (phoneDetector) Detect(text string, at int, dst []Span) []Span {
 	if at >= 2 && (text[at-1] == '-' || text[at-1] == '.' || text[at-1] == ' ') && isDigit(text[at-2]) {
 		return dst // the middle of a longer number, read from its start
 	}
+	if isDigit(text[at]) && !groupDigitsAtLeast(text, at, 9) {
+		// Without "+" or "(", every shape classify accepts has nine digits
+		// or more: leave short numbers before parsing them.
+		return dst
+	}
 	var p phoneShape
 	end, ok := parsePhone(text, at, &p)
 	if !ok {

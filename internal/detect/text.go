@@ -107,7 +107,11 @@ loop:
 // of a phrase may be separated by spaces, a hyphen, or a full stop and
 // spaces ("cód. de segurança").
 type lexicon struct {
-	first map[string][]lexPhrase // by the phrase's first folded word
+	// first lists the phrases by their first folded word, in buckets by
+	// the word's hash (the bloom filter's, modulo firstBuckets): a bucket
+	// holds one or two words, so a lookup is one or two short string
+	// comparisons, cheaper than a map access on the hot path.
+	first [firstBuckets][]lexFirst
 	// pre is a prefilter: bit (first letter) of pre[len] is set when some
 	// phrase's first word has that length and first letter.
 	pre [maxFold + 1]uint32
@@ -125,6 +129,28 @@ type lexicon struct {
 }
 
 const bloomBits = 4096
+
+// firstBuckets is the number of buckets of lexicon.first (a power of two
+// dividing bloomBits).
+const firstBuckets = 64
+
+// lexFirst is a first word and the phrases that start with it, longest
+// first.
+type lexFirst struct {
+	word    string
+	phrases []lexPhrase
+}
+
+// phrases returns the phrases whose first folded word is w, whose
+// wordHash modulo bloomBits is h.
+func (l *lexicon) phrases(w []byte, h uint32) []lexPhrase {
+	for _, f := range l.first[h%firstBuckets] {
+		if f.word == string(w) {
+			return f.phrases
+		}
+	}
+	return nil
+}
 
 // quadBits sizes the bloom filter of four-letter prefixes (see quad).
 const quadBits = 4096
@@ -157,6 +183,42 @@ func (l *lexicon) quadMayMatch(text string, i int) bool {
 	return l.quad[h/64]&(1<<(h%64)) != 0
 }
 
+// wordTable is a read-only set of folded words, each with a flag, that is
+// looked up without a map access: words sit in buckets by wordHash, a
+// handful per bucket, and a lookup hashes the word and compares it with
+// those of its bucket. The context detector looks words up after every
+// anchor it finds, where a map's hashing showed in profiles.
+type wordTable struct {
+	buckets [wordTableBuckets][]wordFlag
+}
+
+// wordTableBuckets is the number of buckets of a wordTable.
+const wordTableBuckets = 256
+
+type wordFlag struct {
+	word string
+	flag bool
+}
+
+func newWordTable(m map[string]bool) *wordTable {
+	t := &wordTable{}
+	for w, f := range m {
+		h := wordHash([]byte(w)) % wordTableBuckets
+		t.buckets[h] = append(t.buckets[h], wordFlag{w, f})
+	}
+	return t
+}
+
+// lookup returns the flag of w and whether w is in the table.
+func (t *wordTable) lookup(w []byte) (flag, ok bool) {
+	for _, e := range t.buckets[wordHash(w)%wordTableBuckets] {
+		if e.word == string(w) {
+			return e.flag, true
+		}
+	}
+	return false, false
+}
+
 // wordHash is FNV-1a over a folded word.
 func wordHash(w []byte) uint32 {
 	h := uint32(2166136261)
@@ -174,14 +236,15 @@ type lexPhrase struct {
 // newLexicon builds a lexicon from phrases and their tags. Phrases are
 // written naturally ("código de segurança") and folded here.
 func newLexicon(phrases map[string]uint32) *lexicon {
-	l := &lexicon{first: make(map[string][]lexPhrase)}
+	l := &lexicon{}
+	byFirst := make(map[string][]lexPhrase)
 	for p, tag := range phrases {
 		words := strings.FieldsFunc(foldString(p), func(r rune) bool { return r == ' ' || r == '-' || r == '.' })
 		if len(words) == 0 || len(words) > lexMaxWords || len(words[0]) > maxFold {
 			panic("detect: bad lexicon phrase " + p)
 		}
 		w := words[0]
-		l.first[w] = append(l.first[w], lexPhrase{rest: words[1:], tag: tag})
+		byFirst[w] = append(byFirst[w], lexPhrase{rest: words[1:], tag: tag})
 		l.pre[len(w)] |= 1 << (w[0] - 'a')
 		h := wordHash([]byte(w)) % bloomBits
 		l.bloom[h/64] |= 1 << (h % 64)
@@ -193,10 +256,11 @@ func newLexicon(phrases map[string]uint32) *lexicon {
 			l.pair[w[0]-'a'] |= 1 << 26 // a one-letter word
 		}
 	}
-	for w, ps := range l.first {
+	for w, ps := range byFirst {
 		// Longest phrase first, so "security code" wins over "security".
 		sortPhrases(ps)
-		l.first[w] = ps
+		h := wordHash([]byte(w)) % bloomBits % firstBuckets
+		l.first[h] = append(l.first[h], lexFirst{w, ps})
 	}
 	return l
 }
@@ -242,11 +306,12 @@ func (l *lexicon) match(text string, i int) (end int, tag uint32, ok bool) {
 	if n == 0 || l.pre[n]&(1<<(w[0].buf[0]-'a')) == 0 {
 		return 0, 0, false
 	}
-	if h := wordHash(w[0].buf[:n]) % bloomBits; l.bloom[h/64]&(1<<(h%64)) == 0 {
+	h := wordHash(w[0].buf[:n]) % bloomBits
+	if l.bloom[h/64]&(1<<(h%64)) == 0 {
 		return 0, 0, false
 	}
 	folded := 1 // words of w folded so far (the first, plus later ones lazily)
-	for _, p := range l.first[string(w[0].buf[:n])] {
+	for _, p := range l.phrases(w[0].buf[:n], h) {
 		k := 0
 		for ; k < len(p.rest); k++ {
 			if k+1 == folded {
