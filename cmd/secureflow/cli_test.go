@@ -79,3 +79,15 @@ func TestFlowsLintCommand(t *testing.T) {
 		t.Fatalf("missing path exits %d, want 2", code)
 	}
 }
+
+func TestServeReportsEveryConfigProblem(t *testing.T) {
+	_, errOut, code := runCLI(t, "", "serve", "--config", "../../internal/config/testdata/broken.yaml")
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{"server.addr", "store.driver", "genesys.webhook_secret", "relay.workers", "log.level"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("the error does not name %s:\n%s", want, errOut)
+		}
+	}
+}
