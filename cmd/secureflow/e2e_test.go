@@ -132,7 +132,7 @@ func TestEndToEnd200Conversations(t *testing.T) {
 	s, _ := startStack(t, stackOptions{
 		// The emulator delivers webhooks concurrently, like Meta; the
 		// reorder window puts each conversation back in timestamp order.
-		Tune: func(c *config.Config) { c.Relay.ReorderWindow = 500 * time.Millisecond },
+		Tune: func(c *config.Config) { c.Relay.ReorderWindow = time.Second },
 	})
 	const convs, perCustomer, perAgent = 200, 6, 4
 	base := time.Now().Add(-time.Hour).Truncate(time.Second)
@@ -306,7 +306,7 @@ func TestDuplicateAndReorderedDeliveries(t *testing.T) {
 // TestContactCenterFailingLosesNothing makes Genesys answer 429 and 500 for
 // a while.
 func TestContactCenterFailingLosesNothing(t *testing.T) {
-	s, logs := startStack(t, stackOptions{Tune: func(c *config.Config) { c.Relay.ReorderWindow = 500 * time.Millisecond }})
+	s, logs := startStack(t, stackOptions{Tune: func(c *config.Config) { c.Relay.ReorderWindow = time.Second }})
 	if err := s.GC.SetFaults(gcemu.Faults{Status429: 15, RetryAfter: 1, Status500: 15}); err != nil {
 		t.Fatal(err)
 	}
