@@ -20,11 +20,13 @@ import (
 	"github.com/secureflow/secureflow/internal/config"
 	"github.com/secureflow/secureflow/internal/contactcenter/genesys"
 	"github.com/secureflow/secureflow/internal/detect"
+	"github.com/secureflow/secureflow/internal/flow"
 	"github.com/secureflow/secureflow/internal/keyring"
 	"github.com/secureflow/secureflow/internal/redact"
 	"github.com/secureflow/secureflow/internal/relay"
 	"github.com/secureflow/secureflow/internal/retry"
 	"github.com/secureflow/secureflow/internal/secret"
+	"github.com/secureflow/secureflow/internal/session"
 	"github.com/secureflow/secureflow/internal/store"
 	"github.com/secureflow/secureflow/internal/store/sqlite"
 	"github.com/secureflow/secureflow/internal/vault"
@@ -42,6 +44,10 @@ type Program struct {
 	store    store.Store
 	relay    *relay.Relay
 	vault    *vault.Vault
+	sessions *session.Engine
+	// notifications learns that agents left (Genesys Notifications API).
+	notifications *genesys.Notifications
+	now      func() time.Time
 	registry *prometheus.Registry
 	// stopBackground ends the vault's maintenance loop.
 	stopBackground context.CancelFunc
@@ -95,6 +101,7 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 	if now == nil {
 		now = time.Now
 	}
+	p.now = now
 	kek, err := keyring.ParseKEK(cfg.Keys.KEK.Value)
 	if err != nil {
 		return nil, err
@@ -102,6 +109,20 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 	sealer, err := keyring.LoadOrCreate(cfg.Keys.KeysetFile, kek)
 	if err != nil {
 		return nil, err
+	}
+	var flows map[string]*flow.Flow
+	var policy *vault.Policy
+	if cfg.Sessions.Enabled {
+		specs, err := readCatalog(cfg.Sessions.Actions)
+		if err != nil {
+			return nil, err
+		}
+		if flows, err = loadFlows(cfg.Sessions.Flows, specs); err != nil {
+			return nil, err
+		}
+		if policy, err = revealPolicy(flows, cfg.API.Keys); err != nil {
+			return nil, err
+		}
 	}
 	switch cfg.Store.Driver {
 	case "sqlite":
@@ -118,7 +139,7 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 			db.Close()
 			return nil, err
 		}
-		p.vault, err = vault.Open(ctx, vault.Config{Store: db.Vault(), KEK: vkek, Now: now, Logger: p.log, CreateKeys: true})
+		p.vault, err = vault.Open(ctx, vault.Config{Store: db.Vault(), KEK: vkek, Policy: policy, Now: now, Logger: p.log, CreateKeys: true})
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("vault: %w", err)
@@ -184,6 +205,13 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 		return nil, err
 	}
 
+	if cfg.Sessions.Enabled {
+		if err := p.wireSessions(ctx, cfg, flows, sealer, gc, tokens, gcHC); err != nil {
+			p.store.Close()
+			return nil, err
+		}
+	}
+
 	mux := http.NewServeMux()
 	mux.Handle("/webhooks/whatsapp", whatsapp.NewWebhook(whatsapp.WebhookConfig{
 		AppSecrets:  secretValues(cfg.WhatsApp.AppSecret, cfg.WhatsApp.PreviousAppSecrets),
@@ -230,6 +258,20 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 		// Sweeps expired values and re-wraps rows after a key rotation.
 		_ = p.vault.Run(bg, vault.RunOptions{})
 	}()
+	if p.sessions != nil {
+		p.background.Add(1)
+		go func() {
+			defer p.background.Done()
+			_ = p.sessions.Run(bg) // fires session timers
+		}()
+	}
+	if p.notifications != nil {
+		p.background.Add(1)
+		go func() {
+			defer p.background.Done()
+			_ = p.notifications.Run(bg)
+		}()
+	}
 	return p, nil
 }
 
@@ -298,6 +340,9 @@ func (p *Program) shutdown() {
 		errs = append(errs, p.relay.Close())
 		p.stopBackground()
 		p.background.Wait()
+		if p.sessions != nil {
+			errs = append(errs, p.sessions.Close())
+		}
 		errs = append(errs, p.store.Close())
 		p.closeErr = errors.Join(errs...)
 		p.log.Info("secureflow stopped")

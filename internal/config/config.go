@@ -27,7 +27,61 @@ type Config struct {
 	Genesys   Genesys   `yaml:"genesys"`
 	Relay     Relay     `yaml:"relay"`
 	Detection Detection `yaml:"detection"`
+	Sessions  Sessions  `yaml:"sessions"`
+	API       API       `yaml:"api"`
 	Log       Log       `yaml:"log"`
+}
+
+// Sessions configures secure sessions: the flows, their data actions and
+// secure links.
+type Sessions struct {
+	// Enabled runs secure sessions (agent commands, the /v1 API, links).
+	Enabled bool `yaml:"enabled"`
+	// Flows lists flow files or directories of *.yaml flows.
+	Flows []string `yaml:"flows"`
+	// Actions is the data-action catalog: inputs, outputs and how to call
+	// each action.
+	Actions string `yaml:"actions"`
+	// ActionHosts lists the hosts data actions may call (exact, or
+	// "*.example.com").
+	ActionHosts []string `yaml:"action_hosts"`
+	// HoldAgentMessages holds agent messages sent during a session until
+	// it ends; false delivers them at once.
+	HoldAgentMessages bool `yaml:"hold_agent_messages"`
+	// StepTimeout is the inactivity timeout of steps that set none.
+	StepTimeout time.Duration `yaml:"step_timeout"`
+	// SessionTimeout bounds sessions of flows that set no timeout.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// IdentifierRetention keeps captured card numbers and national ids in
+	// the vault: session, days:N or permanent.
+	IdentifierRetention string `yaml:"identifier_retention"`
+	// PublicURL is the gateway's public base URL, which secure links
+	// start with (https outside tests).
+	PublicURL string `yaml:"public_url"`
+	// LinkUnopenedTTL and LinkOpenedTTL expire secure links not opened,
+	// and opened but not submitted.
+	LinkUnopenedTTL time.Duration `yaml:"link_unopened_ttl"`
+	LinkOpenedTTL   time.Duration `yaml:"link_opened_ttl"`
+	// LinkMaxAttempts is how many invalid submissions spend a link.
+	LinkMaxAttempts int `yaml:"link_max_attempts"`
+	// LinkKey keys the secure links' CSRF tokens (at least 32 bytes);
+	// generated at start when not set, which invalidates open forms on a
+	// restart.
+	LinkKey Secret `yaml:"link_key"`
+}
+
+// API configures the gateway's REST API (/v1).
+type API struct {
+	// Keys are the API credentials: id, hash ("sha256:<hex>", made by
+	// "secureflow apikey new") and scopes.
+	Keys []APIKey `yaml:"keys"`
+}
+
+// APIKey is one API credential; the key itself is never stored.
+type APIKey struct {
+	ID     string   `yaml:"id"`
+	Hash   string   `yaml:"hash"`
+	Scopes []string `yaml:"scopes"`
 }
 
 // Detection configures in-line protection of secrets volunteered in chat.
@@ -181,6 +235,11 @@ func Default() Config {
 			GiveUpAfter:     24 * time.Hour,
 		},
 		Detection: Detection{Enabled: true, MinScore: 0.5, TokenRetention: "days:30"},
+		Sessions: Sessions{
+			HoldAgentMessages: true, StepTimeout: 10 * time.Minute, SessionTimeout: 30 * time.Minute,
+			IdentifierRetention: "days:30", LinkUnopenedTTL: 5 * time.Minute, LinkOpenedTTL: 15 * time.Minute,
+			LinkMaxAttempts: 5,
+		},
 		Log:       Log{Level: "info", Format: "json"},
 	}
 }
@@ -316,6 +375,28 @@ func (c *Config) validate() []error {
 	}
 	if c.Relay.RetryMax < c.Relay.RetryInitial {
 		bad("relay.retry_max", "must not be below relay.retry_initial")
+	}
+	if c.Sessions.Enabled {
+		if len(c.Sessions.Flows) == 0 {
+			bad("sessions.flows", "list at least one flow file or directory when sessions are enabled")
+		}
+		if c.Sessions.PublicURL != "" {
+			checkURL(&p, "sessions.public_url", c.Sessions.PublicURL)
+		}
+		if c.Sessions.StepTimeout <= 0 || c.Sessions.SessionTimeout <= 0 || c.Sessions.LinkUnopenedTTL <= 0 || c.Sessions.LinkOpenedTTL <= 0 {
+			bad("sessions", "step_timeout, session_timeout, link_unopened_ttl and link_opened_ttl must be positive")
+		}
+		if c.Sessions.LinkMaxAttempts < 1 {
+			bad("sessions.link_max_attempts", "must be at least 1")
+		}
+		if n := c.Sessions.LinkKey.Value.Len(); n > 0 && n < 32 {
+			bad("sessions.link_key", "must be at least 32 bytes, got %d", n)
+		}
+	}
+	for i, k := range c.API.Keys {
+		if k.ID == "" || !strings.HasPrefix(k.Hash, "sha256:") || len(k.Scopes) == 0 {
+			bad(fmt.Sprintf("api.keys[%d]", i), "needs an id, a hash \"sha256:<hex>\" and at least one scope")
+		}
 	}
 	if c.Detection.MinScore < 0 || c.Detection.MinScore > 1 {
 		bad("detection.min_score", "must be between 0 and 1, got %v", c.Detection.MinScore)

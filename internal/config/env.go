@@ -133,6 +133,14 @@ func setFromString(v reflect.Value, s string) error {
 			return fmt.Errorf("not a boolean: %q", s)
 		}
 		v.SetBool(b)
+	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.String:
+		var list []string
+		for part := range strings.SplitSeq(s, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				list = append(list, part)
+			}
+		}
+		v.Set(reflect.ValueOf(list))
 	case v.Kind() == reflect.Slice && v.Type().Elem() == secretType:
 		var list []Secret
 		for part := range strings.SplitSeq(s, ",") {

@@ -4,7 +4,10 @@
 // inbox and processes them in order per conversation.
 package event
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Kind says what happened.
 type Kind string
@@ -21,12 +24,20 @@ const (
 	// AgentReceipt: the contact centre reports a status of a message the
 	// gateway posted to it.
 	AgentReceipt Kind = "agent.receipt"
+	// SessionSignal: something happened to a secure session outside the
+	// conversation (it was started through the API, a secure-link form was
+	// submitted, a timer fired, a data action answered, the agent left).
+	// The gateway itself produces these, so that they are ordered with
+	// the conversation's messages and applied exactly once.
+	SessionSignal Kind = "session.signal"
 )
 
 // Sources of events.
 const (
 	SourceWhatsApp = "whatsapp"
 	SourceGenesys  = "genesys"
+	// SourceGateway marks session signals the gateway produces.
+	SourceGateway = "secureflow"
 )
 
 // Event is one normalized event. Only the fields its Kind uses are set.
@@ -64,6 +75,22 @@ type Event struct {
 	PeerConversationID string `json:"peer_conversation_id,omitempty"`
 	// Buttons are quick replies an agent or bot offered.
 	Buttons []Button `json:"buttons,omitempty"`
+	// Signal is the body of a SessionSignal.
+	Signal *Signal `json:"signal,omitempty"`
+}
+
+// Signal is a session signal. Its Data is the session engine's own
+// encoding; it may hold vault tokens and masked forms, never a captured
+// value.
+type Signal struct {
+	// Type says what happened ("start", "link", "timer", ...).
+	Type string `json:"type"`
+	// Session is the session it is about (for "start", the new one).
+	Session string `json:"session"`
+	// Seq is the session's transition count the signal answers (timers and
+	// data actions), so a stale one is recognized.
+	Seq  int64           `json:"seq,omitempty"`
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // Reply is a customer's answer to an interactive message.

@@ -27,10 +27,16 @@ type Expr struct {
 	file string
 	at   func(offset int) Pos
 	prog cel.Program
+	vars []string
 }
 
 // String returns the source.
 func (e *Expr) String() string { return e.Source }
+
+// Vars returns the variables the expression reads, in source order, each
+// once (for a flow returned by [Load]; nil otherwise). An engine uses it to
+// reveal only the secrets a condition needs.
+func (e *Expr) Vars() []string { return append([]string(nil), e.vars...) }
 
 // Limits on expressions: their size and nesting at parse time, and the cost
 // of one evaluation, so that no expression can stall the engine.

@@ -203,6 +203,18 @@ func (s Sealed) WithToken(token string) Sealed {
 	return s
 }
 
+// Forms returns the public forms s holds, by filter, so that an engine can
+// store them and answer [Secret.Masked] later without the value.
+func (s Sealed) Forms() map[Filter]string {
+	out := make(map[Filter]string, len(allFilters))
+	for i, f := range allFilters {
+		if s.have.has(f) {
+			out[f] = s.forms[i]
+		}
+	}
+	return out
+}
+
 // Type returns the input type s was sealed as.
 func (s Sealed) Type() InputType { return s.typ }
 

@@ -60,6 +60,14 @@ func (c *checker) program() error {
 			return fmt.Errorf("flow: %s:%d:%d: compile expression: %w", c.f.File, e.Pos.Line, e.Pos.Column, err)
 		}
 		e.prog = prog
+		seen := map[string]bool{}
+		e.vars = e.vars[:0]
+		for _, r := range freeVars(a, e.Source) {
+			if !seen[r.name] {
+				seen[r.name] = true
+				e.vars = append(e.vars, r.name)
+			}
+		}
 	}
 	return nil
 }

@@ -35,6 +35,12 @@ type command struct {
 	Target  string   `json:"target,omitempty"`
 	Status  string   `json:"status,omitempty"`
 	Reasons []string `json:"reasons,omitempty"`
+	// Queue, Attributes and ReplaceAgent describe a session's transfer.
+	Queue        string            `json:"queue,omitempty"`
+	Attributes   map[string]string `json:"attributes,omitempty"`
+	ReplaceAgent bool              `json:"replace_agent,omitempty"`
+	// Action is a session's data-action call, for Actions.
+	Action []byte `json:"action,omitempty"`
 }
 
 // StableMessageID is the gateway's own id for a channel message: derived

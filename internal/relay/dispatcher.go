@@ -36,18 +36,22 @@ type retryable interface {
 }
 
 type dispatcher struct {
-	st          store.Store
-	sealer      Sealer
-	cc          ContactCenter
-	ch          Channel
-	now         func() time.Time
-	workers     int
-	timeout     time.Duration // one attempt
-	lease       time.Duration // longer than timeout
-	backoff     retry.Backoff
-	giveUpAfter time.Duration
-	metrics     *Metrics
-	log         *slog.Logger
+	st      store.Store
+	sealer  Sealer
+	cc      ContactCenter
+	ch      Channel
+	actions Actions
+	control Control
+
+	actionTimeout time.Duration
+	now           func() time.Time
+	workers       int
+	timeout       time.Duration // one attempt
+	lease         time.Duration // longer than timeout
+	backoff       retry.Backoff
+	giveUpAfter   time.Duration
+	metrics       *Metrics
+	log           *slog.Logger
 
 	rndMu sync.Mutex
 	rnd   *rand.Rand
@@ -91,7 +95,11 @@ func (d *dispatcher) dispatchOnce(ctx context.Context) (int, error) {
 // deliver performs one attempt. It uses its own context so that shutdown
 // lets in-flight deliveries finish rather than cutting them off midway.
 func (d *dispatcher) deliver(m store.OutboxMessage) {
-	ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+	timeout := d.timeout
+	if m.Destination == DestAction {
+		timeout = d.actionTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	ext, peerConv, err := d.send(ctx, m)
 	if err == nil {
@@ -173,9 +181,71 @@ func (d *dispatcher) send(ctx context.Context, m store.OutboxMessage) (ext, peer
 		return id, "", err
 	case m.Destination == DestWhatsApp && m.Kind == KindRead:
 		return "", "", d.ch.MarkRead(ctx, c.Target)
+	case m.Destination == DestGenesys && m.Kind == KindTransfer:
+		return d.transfer(ctx, m, c)
+	case m.Destination == DestGenesys && m.Kind == KindDisconnect:
+		peer, err := d.peer(ctx, m.Conversation)
+		if err != nil {
+			return "", "", err
+		}
+		return "", "", d.control.Disconnect(ctx, peer)
+	case m.Destination == DestAction && d.actions != nil:
+		return "", "", d.actions.RunAction(ctx, c.Action)
 	default:
 		return "", "", fmt.Errorf("relay: no route for %s/%s", m.Destination, m.Kind)
 	}
+}
+
+// errNoPeer: the contact centre's conversation id is not known yet (no
+// message of the conversation has been posted). It is retryable: the
+// conversation's first inbound message reports it.
+var errNoPeer = &peerError{}
+
+type peerError struct{}
+
+func (*peerError) Error() string             { return "relay: contact-centre conversation id not known yet" }
+func (*peerError) Retryable() bool           { return true }
+func (*peerError) RetryAfter() time.Duration { return 0 }
+
+// peer returns the contact centre's id of a conversation.
+func (d *dispatcher) peer(ctx context.Context, conversation string) (string, error) {
+	if d.control == nil {
+		return "", errors.New("relay: no contact-centre control configured")
+	}
+	conv, err := d.st.Conversation(ctx, conversation)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return "", err
+	}
+	if conv.PeerConversationID == "" {
+		return "", errNoPeer
+	}
+	return conv.PeerConversationID, nil
+}
+
+// transfer hands a conversation to a queue: by replacing the agent
+// (genesys.md §3.1), or, without an agent to replace, by posting an
+// inbound message whose custom attributes the inbound message flow routes
+// on (genesys.md §1.2).
+func (d *dispatcher) transfer(ctx context.Context, m store.OutboxMessage, c command) (string, string, error) {
+	if d.control == nil {
+		return "", "", errors.New("relay: no contact-centre control configured")
+	}
+	if c.ReplaceAgent {
+		peer, err := d.peer(ctx, m.Conversation)
+		if err != nil {
+			return "", "", err
+		}
+		if c.Text != "" {
+			if _, err := d.cc.SendMessage(ctx, genesys.InboundMessage{MessageID: c.MessageID,
+				From: genesys.Customer{ID: c.Customer, IDType: "Phone"}, Time: c.Time, Text: c.Text}); err != nil {
+				return "", "", err
+			}
+		}
+		return "", "", d.control.TransferToQueue(ctx, peer, c.Queue)
+	}
+	p, err := d.control.PostWithAttributes(ctx, genesys.InboundMessage{MessageID: c.MessageID,
+		From: genesys.Customer{ID: c.Customer, IDType: "Phone"}, Time: c.Time, Text: c.Text}, c.Attributes)
+	return p.ID, p.ConversationID, err
 }
 
 // recordLoop batches successful deliveries into MarkDelivered calls.

@@ -31,6 +31,7 @@ type processor struct {
 	wakeOut func()
 
 	customer, agent Redactor
+	sessions        Sessions
 
 	// cursor skips events left pending on purpose (statuses waiting for
 	// their message) so they cannot starve newer events; it rewinds when a
@@ -106,12 +107,13 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 	}
 	p.cursor = next
 	var done []store.Completion
+	var saved []store.SessionRecord
 	stalled := map[string]bool{} // conversations whose next message must wait
 	for _, row := range evs {
 		if stalled[row.Conversation] {
 			continue
 		}
-		out, err := p.route(ctx, row, now)
+		out, rec, err := p.route(ctx, row, now)
 		if errors.Is(err, errNotYet) {
 			continue
 		}
@@ -131,7 +133,16 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 			done = append(done, store.Completion{InboxID: row.ID})
 			continue
 		}
-		done = append(done, store.Completion{InboxID: row.ID, Outbox: out})
+		c := store.Completion{InboxID: row.ID, Outbox: out}
+		if rec != nil {
+			c.Sessions = []store.SessionRecord{*rec}
+			saved = append(saved, *rec)
+			// The session's next event must see this state: hold the
+			// conversation's later events for the next round.
+			stalled[row.Conversation] = true
+			p.cursor = 0
+		}
+		done = append(done, c)
 	}
 	if len(done) == 0 {
 		return 0, nil
@@ -139,6 +150,9 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 	if err := p.st.CompleteInbox(ctx, now, done); err != nil {
 		p.cursor = 0 // nothing was completed: rescan from the start, in order
 		return 0, fmt.Errorf("relay: complete inbox: %w", err)
+	}
+	if len(saved) > 0 {
+		p.sessions.Committed(saved)
 	}
 	p.wakeOut()
 	return len(done), nil
@@ -152,20 +166,26 @@ var (
 	errRetry  = errors.New("retry later")
 )
 
-func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Time) ([]store.OutboxMessage, error) {
+func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Time) ([]store.OutboxMessage, *store.SessionRecord, error) {
 	pt, err := p.sealer.Open(row.Payload, inboxAD(row.Source, row.DedupeKey))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var e event.Event
 	if err := json.Unmarshal(pt, &e); err != nil {
-		return nil, fmt.Errorf("decode event: %w", err)
+		return nil, nil, fmt.Errorf("decode event: %w", err)
 	}
 	var cmds []outItem
+	var rec *store.SessionRecord
 	switch e.Kind {
 	case event.CustomerMessage:
+		// A secure session sees the text as typed, before detection, so
+		// that it can capture it; what it handles is never forwarded.
+		if d, err := p.intercept(ctx, row, e, now); err != nil || d.Handled {
+			return p.handled(e, d, now, err)
+		}
 		if err := p.redact(ctx, "customer", p.customer, &e); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		cmds = []outItem{customerMessage(e)}
 	case event.AgentMessage:
@@ -174,32 +194,84 @@ func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Ti
 			res, err := p.agent.Redact(ctx, e.Text)
 			if err != nil {
 				p.log.Warn("detection failed, will retry", "inbox_id", row.ID, "error", err.Error())
-				return nil, errRetry
+				return nil, nil, errRetry
 			}
 			p.count("agent", res)
 			e.Text, blocked = res.Text, res.Blocked
 		}
 		if blocked {
 			cmds = []outItem{agentBlocked(e)}
-		} else {
-			cmds = []outItem{agentMessage(e)}
+			break
 		}
+		if d, err := p.intercept(ctx, row, e, now); err != nil || d.Handled {
+			return p.handled(e, d, now, err)
+		}
+		cmds = []outItem{agentMessage(e)}
+	case event.SessionSignal:
+		d, err := p.intercept(ctx, row, e, now)
+		if err == nil && !d.Handled {
+			p.metrics.Processed.WithLabelValues(string(e.Kind), "ignored").Inc()
+			return nil, nil, nil
+		}
+		return p.handled(e, d, now, err)
 	case event.CustomerStatus:
 		it, err := p.customerStatus(ctx, e)
 		if err != nil {
-			return nil, p.unmatched(e, row, now, err)
+			return nil, nil, p.unmatched(e, row, now, err)
 		}
 		cmds = it
 	case event.AgentReceipt:
 		it, err := p.agentReceipt(ctx, e)
 		if err != nil {
-			return nil, p.unmatched(e, row, now, err)
+			return nil, nil, p.unmatched(e, row, now, err)
 		}
 		cmds = it
 	default:
-		return nil, fmt.Errorf("unknown event kind %q", e.Kind)
+		return nil, nil, fmt.Errorf("unknown event kind %q", e.Kind)
 	}
+	out, err := p.outbox(e, cmds)
+	return out, rec, err
+}
+
+// intercept offers an event to the session engine.
+func (p *processor) intercept(ctx context.Context, row store.InboxEvent, e event.Event, now time.Time) (Decision, error) {
+	if p.sessions == nil {
+		return Decision{}, nil
+	}
+	d, err := p.sessions.Intercept(ctx, Intercepted{InboxID: row.ID, Event: e, Now: now})
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.Warn("secure session step failed, will retry", "inbox_id", row.ID, "error", err.Error())
+		}
+		return Decision{}, errRetry
+	}
+	return d, nil
+}
+
+// handled turns a session decision into outbox messages.
+func (p *processor) handled(e event.Event, d Decision, now time.Time, err error) ([]store.OutboxMessage, *store.SessionRecord, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.Kind == event.SessionSignal {
+		p.metrics.Processed.WithLabelValues(string(e.Kind), "ok").Inc()
+	} else {
+		p.metrics.Processed.WithLabelValues(string(e.Kind), "secure_session").Inc()
+	}
+	items := make([]outItem, 0, len(d.Effects))
+	for _, ef := range d.Effects {
+		items = append(items, effectItem(e.Customer, ef, now))
+	}
+	out, err := p.sealAll(e.Customer, items)
+	return out, d.Session, err
+}
+
+func (p *processor) outbox(e event.Event, cmds []outItem) ([]store.OutboxMessage, error) {
 	p.metrics.Processed.WithLabelValues(string(e.Kind), "ok").Inc()
+	return p.sealAll(e.Customer, cmds)
+}
+
+func (p *processor) sealAll(conversation string, cmds []outItem) ([]store.OutboxMessage, error) {
 	out := make([]store.OutboxMessage, 0, len(cmds))
 	for _, c := range cmds {
 		pt, err := json.Marshal(c.cmd)
@@ -211,7 +283,7 @@ func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Ti
 			return nil, fmt.Errorf("seal command: %w", err)
 		}
 		out = append(out, store.OutboxMessage{Lane: lane(c.dest, c.cmd.Customer), Destination: c.dest, Kind: c.kind,
-			IdempotencyKey: c.key, Conversation: e.Customer, Ref: c.ref, Payload: ct})
+			IdempotencyKey: c.key, Conversation: conversation, Ref: c.ref, Payload: ct})
 	}
 	return out, nil
 }

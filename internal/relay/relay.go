@@ -42,6 +42,15 @@ type Config struct {
 	// Customer and Agent apply the detection policy to customer and agent
 	// text; nil forwards text as written.
 	Customer, Agent Redactor
+	// Sessions, when set, is offered customer messages, agent messages and
+	// session signals before they are routed (the secure-session engine).
+	Sessions Sessions
+	// Actions runs data actions for sessions; Control transfers and
+	// disconnects contact-centre conversations for them.
+	Actions Actions
+	Control Control
+	// ActionTimeout bounds one data-action run (default 60s).
+	ActionTimeout time.Duration
 	// PollInterval is the fallback poll when no wake-up arrives (retries
 	// coming due, reorder windows elapsing).
 	PollInterval time.Duration
@@ -79,6 +88,9 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 15 * time.Second
 	}
+	if cfg.ActionTimeout <= 0 {
+		cfg.ActionTimeout = 60 * time.Second
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 250 * time.Millisecond
 	}
@@ -98,13 +110,23 @@ func New(cfg Config) (*Relay, error) {
 	r.ctx, r.stop = context.WithCancel(context.Background())
 	r.inbox = newInbox(cfg.Store, cfg.Sealer, cfg.Now, cfg.Metrics, cfg.Logger, r.signal(r.wakeProc))
 	r.proc = &processor{st: cfg.Store, sealer: cfg.Sealer, now: cfg.Now, window: cfg.ReorderWindow, batch: 512,
-		customer: cfg.Customer, agent: cfg.Agent,
+		customer: cfg.Customer, agent: cfg.Agent, sessions: cfg.Sessions,
 		metrics: cfg.Metrics, log: cfg.Logger, wakeOut: r.signal(r.wakeDisp)}
 	r.disp = &dispatcher{st: cfg.Store, sealer: cfg.Sealer, cc: cfg.ContactCenter, ch: cfg.Channel, now: cfg.Now,
-		workers: cfg.Workers, timeout: cfg.RequestTimeout, lease: cfg.RequestTimeout + 15*time.Second, backoff: cfg.Backoff, giveUpAfter: cfg.GiveUpAfter,
+		actions: cfg.Actions, control: cfg.Control, actionTimeout: cfg.ActionTimeout,
+		workers: cfg.Workers, timeout: cfg.RequestTimeout, lease: max(cfg.RequestTimeout, cfg.ActionTimeout) + 15*time.Second, backoff: cfg.Backoff, giveUpAfter: cfg.GiveUpAfter,
 		metrics: cfg.Metrics, log: cfg.Logger, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		slots: make(chan struct{}, cfg.Workers), done: make(chan store.Delivery, cfg.Workers)}
 	return r, nil
+}
+
+// UseSessions attaches the secure-session engine, its data-action runner
+// and the contact-centre control it needs. The engine needs the relay's
+// inbox, so it is built after the relay; call this before Run.
+func (r *Relay) UseSessions(s Sessions, a Actions, c Control) {
+	r.cfg.Sessions, r.cfg.Actions, r.cfg.Control = s, a, c
+	r.proc.sessions = s
+	r.disp.actions, r.disp.control = a, c
 }
 
 // Inbox is the sink for the webhooks.

@@ -22,6 +22,9 @@ var allowedRevealers = map[string]string{
 	"github.com/secureflow/secureflow/internal/channel/whatsapp":      "HMAC key for webhook signatures, Graph API bearer token",
 	"github.com/secureflow/secureflow/internal/contactcenter/genesys": "HMAC key for webhook signatures, OAuth client secret and access token",
 	"github.com/secureflow/secureflow/cmd/secureflow":                 "hands configured credentials to the emulators in demo mode",
+	"github.com/secureflow/secureflow/internal/action":                "writes revealed action inputs and upstream credentials into the outgoing request only; loads mTLS keys",
+	"github.com/secureflow/secureflow/internal/session":               "validates and masks a secure-link value before tokenizing it; reads a secret a flow condition compares (audited reveal)",
+	"github.com/secureflow/secureflow/internal/securelink":            "tests only: check the value handed to the sink",
 }
 
 // TestRevealCallers type-checks the whole module and fails if a package not

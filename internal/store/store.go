@@ -69,6 +69,61 @@ type Completion struct {
 	InboxID int64
 	// Outbox lists the messages the event produced (possibly none).
 	Outbox []OutboxMessage
+	// Sessions lists secure-session states the event produced, saved in
+	// the same transaction as the outbox messages (see SessionRecord).
+	Sessions []SessionRecord
+}
+
+// Session statuses.
+const (
+	SessionActive = "active"
+	SessionEnded  = "ended"
+)
+
+// SessionRecord is the durable state of one secure session. The engine's
+// state is sealed in State; the other fields are what the store indexes.
+type SessionRecord struct {
+	// ID is the session id.
+	ID string
+	// Conversation is the gateway's conversation key (the customer's
+	// channel id); at most one active session per conversation.
+	Conversation string
+	// PeerConversationID is the contact centre's conversation id, when
+	// known.
+	PeerConversationID string
+	// Flow is the flow's id.
+	Flow string
+	// Status is SessionActive or SessionEnded.
+	Status string
+	// Seq counts applied transitions. A save with a Seq not above the
+	// stored one is ignored, so a replayed transition cannot roll state
+	// back.
+	Seq int64
+	// Deadline is when the session's next timer fires (zero: none).
+	Deadline time.Time
+	// State is the engine's sealed state.
+	State []byte
+	// CreatedAt, UpdatedAt and EndedAt (zero while active) bound it.
+	CreatedAt, UpdatedAt, EndedAt time.Time
+}
+
+// SessionStore reads secure sessions; they are written through
+// Store.CompleteInbox, atomically with the outbox messages they produce.
+type SessionStore interface {
+	// Session returns a session by id, or ErrNotFound.
+	Session(ctx context.Context, id string) (SessionRecord, error)
+	// ActiveSession returns the active session of a conversation, or
+	// ErrNotFound.
+	ActiveSession(ctx context.Context, conversation string) (SessionRecord, error)
+	// ActiveSessionByPeer returns the active session whose contact-centre
+	// conversation id is peer, or ErrNotFound.
+	ActiveSessionByPeer(ctx context.Context, peer string) (SessionRecord, error)
+	// ActiveSessions lists active sessions, up to limit, in id order after
+	// afterID ("" for the first page).
+	ActiveSessions(ctx context.Context, afterID string, limit int) ([]SessionRecord, error)
+	// DueSessions lists active sessions whose deadline is at or before
+	// now, up to limit, earliest first.
+	DueSessions(ctx context.Context, now time.Time, limit int) ([]SessionRecord, error)
 }
 
 // Delivery records a successful delivery.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -17,7 +19,8 @@ import (
 // Client calls the Open Messaging inbound API. It is safe for concurrent
 // use.
 type Client struct {
-	base   string
+	base   string // the inbound API: {api}/api/v2/conversations/messages/{integrationId}/inbound/open
+	api    string // https://api.<region>, without a trailing slash
 	tokens *TokenSource
 	hc     *http.Client
 }
@@ -28,6 +31,7 @@ func NewClient(apiURL, integrationID string, tokens *TokenSource, hc *http.Clien
 	return &Client{
 		// genesys.md §1.1: /api/v2/conversations/messages/{integrationId}/inbound/open/...
 		base:   strings.TrimRight(apiURL, "/") + "/api/v2/conversations/messages/" + integrationID + "/inbound/open",
+		api:    strings.TrimRight(apiURL, "/"),
 		tokens: tokens,
 		hc:     hc,
 	}
@@ -150,31 +154,59 @@ func (c *Client) SendReceipt(ctx context.Context, r Receipt) error {
 }
 
 func (c *Client) post(ctx context.Context, op, path string, body, out any) error {
-	buf, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("genesys: encode %s: %w", op, err)
+	return c.do(ctx, op, http.MethodPost, c.base+path, body, out)
+}
+
+// do sends one authenticated API call to target; body nil sends no body. A
+// 2xx answer is decoded into out (when out is non-nil and the answer is not
+// empty); anything else becomes an *APIError.
+func (c *Client) do(ctx context.Context, op, method, target string, body, out any) error {
+	return doJSON(ctx, c.hc, c.tokens, op, method, target, body, out)
+}
+
+// doJSON is do without a Client, shared with Notifications.
+func doJSON(ctx context.Context, hc *http.Client, tokens *TokenSource, op, method, target string, body, out any) error {
+	var buf []byte
+	if body != nil {
+		var err error
+		if buf, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("genesys: encode %s: %w", op, err)
+		}
 	}
 	// One retry on 401 with a fresh token: the cached one may have been
 	// revoked before its expiry.
 	for attempt := 0; ; attempt++ {
-		tok, err := c.tokens.Token(ctx)
+		tok, err := tokens.Token(ctx)
 		if err != nil {
 			return err
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+path, bytes.NewReader(buf))
+		var rd io.Reader
+		if buf != nil {
+			rd = bytes.NewReader(buf)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, target, rd)
 		if err != nil {
 			return fmt.Errorf("genesys: %s: %w", op, err)
 		}
-		req.Header.Set("Content-Type", "application/json")
+		if buf != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("Accept", "application/json")
 		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := c.hc.Do(req)
+		resp, err := hc.Do(req)
 		if err != nil {
+			// Drop the *url.Error wrapper: its text quotes the URL, which for
+			// notification subscriptions carries the channel id.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
 			return &APIError{Op: op, Err: err}
 		}
 		data, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
-			c.tokens.Invalidate(tok)
+			tokens.Invalidate(tok)
 			continue
 		}
 		if resp.StatusCode/100 != 2 {

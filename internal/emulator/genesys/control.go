@@ -24,12 +24,28 @@ func (e *Emulator) routes() *http.ServeMux {
 	mux.HandleFunc("POST "+inbound+"/receipt", e.inbound(kindReceipt))
 	// Disconnect (genesys.md §3.2).
 	mux.HandleFunc("PATCH "+Prefix+"/api/v2/conversations/messages/{conversationId}", e.handleDisconnect)
+	// Conversation with participants (genesys.md §1.5 names the GET) and
+	// blind transfer to a queue (genesys.md §3.1).
+	mux.HandleFunc("GET "+Prefix+"/api/v2/conversations/messages/{conversationId}", e.handleGetConversation)
+	mux.HandleFunc("POST "+Prefix+"/api/v2/conversations/{conversationId}/participants/{participantId}/replace/queue", e.handleReplaceQueue)
+	// Notifications API (genesys.md §3.3) and the channels' WebSockets.
+	mux.HandleFunc("POST "+Prefix+"/api/v2/notifications/channels", e.handleCreateChannel)
+	for _, m := range []string{"GET", "PUT", "POST"} {
+		mux.HandleFunc(m+" "+Prefix+"/api/v2/notifications/channels/{channelId}/subscriptions", e.handleSubscriptions)
+	}
+	mux.HandleFunc("GET "+Prefix+"/notifications/channels/{channelId}", e.handleSocket)
 	// The control API (docs/emulators.md).
 	mux.HandleFunc("POST "+Prefix+"/agent-messages", e.handleAgentMessage)
 	mux.HandleFunc("GET "+Prefix+"/agent-messages", e.handleAgentMessages)
 	mux.HandleFunc("GET "+Prefix+"/received", e.handleReceived)
 	mux.HandleFunc("GET "+Prefix+"/conversations", e.handleConversations)
 	mux.HandleFunc("POST "+Prefix+"/conversations/{conversationId}/disconnect", e.handleControlDisconnect)
+	mux.HandleFunc("POST "+Prefix+"/conversations/{conversationId}/agent", e.handleConnectAgent)
+	mux.HandleFunc("POST "+Prefix+"/conversations/{conversationId}/agent/leave", e.handleAgentLeave)
+	mux.HandleFunc("GET "+Prefix+"/transfers", e.handleTransfers)
+	mux.HandleFunc("GET "+Prefix+"/notifications", e.handlePublished)
+	mux.HandleFunc("GET "+Prefix+"/notifications/channels", e.handleNotificationChannels)
+	mux.HandleFunc("POST "+Prefix+"/notifications/close", e.handleCloseNotifications)
 	mux.HandleFunc("GET "+Prefix+"/receipts", e.handleReceipts)
 	mux.HandleFunc("GET "+Prefix+"/deliveries", e.handleDeliveries)
 	mux.HandleFunc("GET "+Prefix+"/faults", e.handleGetFaults)
@@ -127,7 +143,7 @@ func writeControlError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.Is(err, ErrUnknownConversation):
 		status = http.StatusNotFound
-	case errors.Is(err, ErrDisconnected):
+	case errors.Is(err, ErrDisconnected), errors.Is(err, ErrAgentConnected), errors.Is(err, ErrNoAgent):
 		status = http.StatusConflict
 	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable

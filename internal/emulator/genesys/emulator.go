@@ -99,6 +99,26 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for timestamps and token expiry. Nil means time.Now.
 	Now func() time.Time
+
+	// ManualAgent, when set, leaves new conversations waiting in their
+	// queue (customer and acd participants only) until an agent is
+	// connected with ConnectAgent or the control API. By default an agent
+	// (DefaultAgentUserID) is connected as soon as a conversation is
+	// created. (A "default true" switch is spelled as its negation so that
+	// the zero Config keeps meaning "defaults", like every other field.)
+	ManualAgent bool
+	// QueueID is the queue new conversations are routed through; empty
+	// means DefaultQueueID.
+	QueueID string
+	// Queues maps queue names to ids, for transfers by queueName; nil
+	// means {DefaultQueueName: DefaultQueueID}.
+	Queues map[string]string
+	// HeartbeatInterval is the period of the notification socket's
+	// heartbeat; zero means DefaultHeartbeatInterval. Tests use short ones.
+	HeartbeatInterval time.Duration
+	// ChannelTTL is the lifetime of a notification channel (its expires);
+	// zero means DefaultChannelTTL. It is measured with Now.
+	ChannelTTL time.Duration
 }
 
 // Emulator plays Genesys Cloud towards the gateway: the OAuth token
@@ -128,7 +148,12 @@ type Emulator struct {
 	receipts      *emulate.Ring[Receipt]
 	deliveries    *emulate.Ring[Delivery]
 	rawBodies     *emulate.Ring[[]byte]
+	transfers     *emulate.Ring[Transfer]
+	published     *emulate.Ring[Notification]
+	channels      []*notifChannel // notification channels, oldest first, at most MaxChannels
 	stats         Stats
+
+	sockets sync.WaitGroup // connected notification WebSockets
 }
 
 // New validates cfg, fills in defaults and starts the delivery workers.
@@ -141,7 +166,8 @@ func New(cfg Config) (*Emulator, error) {
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		errs = append(errs, errors.New("genesys emulator: ClientID and ClientSecret are required"))
 	}
-	if cfg.TokenTTL < 0 || cfg.RetryDelay < 0 || cfg.DeliveryTimeout < 0 || cfg.QueueSize < 0 || cfg.HistoryLimit < 0 {
+	if cfg.TokenTTL < 0 || cfg.RetryDelay < 0 || cfg.DeliveryTimeout < 0 || cfg.QueueSize < 0 || cfg.HistoryLimit < 0 ||
+		cfg.HeartbeatInterval < 0 || cfg.ChannelTTL < 0 {
 		errs = append(errs, errors.New("genesys emulator: durations and sizes must not be negative"))
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -180,6 +206,18 @@ func New(cfg Config) (*Emulator, error) {
 		cfg.Now = time.Now
 	}
 	cfg.WebhookHeaders = maps.Clone(cfg.WebhookHeaders)
+	cfg.QueueID = orDefault(cfg.QueueID, DefaultQueueID)
+	if cfg.Queues == nil {
+		cfg.Queues = map[string]string{DefaultQueueName: DefaultQueueID}
+	} else {
+		cfg.Queues = maps.Clone(cfg.Queues)
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if cfg.ChannelTTL == 0 {
+		cfg.ChannelTTL = DefaultChannelTTL
+	}
 	n := cfg.HistoryLimit
 	e := &Emulator{
 		cfg:           cfg,
@@ -196,6 +234,8 @@ func New(cfg Config) (*Emulator, error) {
 		receipts:      emulate.NewRing[Receipt](n),
 		deliveries:    emulate.NewRing[Delivery](n),
 		rawBodies:     emulate.NewRing[[]byte](n),
+		transfers:     emulate.NewRing[Transfer](n),
+		published:     emulate.NewRing[Notification](n),
 	}
 	url := cfg.WebhookURL
 	e.webhookURL.Store(&url)
@@ -252,12 +292,17 @@ func (e *Emulator) Handler() http.Handler { return e.mux }
 func (e *Emulator) SetWebhookURL(url string) { e.webhookURL.Store(&url) }
 
 // Close stops the delivery workers, abandons pending deliveries, releases
-// calls held by the Timeout fault, and waits for its goroutines.
+// calls held by the Timeout fault, closes the notification sockets, and
+// waits for its goroutines.
 func (e *Emulator) Close() error {
 	e.closeOnce.Do(func() {
+		// Under e.mu, so that no socket registers after Wait has begun.
+		e.mu.Lock()
 		close(e.done)
+		e.mu.Unlock()
 		e.disp.Close()
 	})
+	e.sockets.Wait()
 	return nil
 }
 
@@ -289,9 +334,10 @@ func (e *Emulator) Faults() Faults { return e.faults.Get() }
 // the Reorder fault or waiting for a retry, or until ctx ends.
 func (e *Emulator) WaitIdle(ctx context.Context) error { return e.disp.WaitIdle(ctx) }
 
-// Reset forgets every record, conversation and counter, clears the faults,
-// and drops the webhook deliveries not yet in flight. Issued tokens stay
-// valid so that a gateway's cached token keeps working.
+// Reset forgets every record, conversation, transfer and counter, clears
+// the faults, and drops the webhook deliveries not yet in flight. Issued
+// tokens, notification channels, their subscriptions and sockets stay, so
+// that a connected gateway keeps working.
 func (e *Emulator) Reset() {
 	_ = e.SetFaults(Faults{})
 	dropped := e.disp.Drop()
@@ -305,6 +351,8 @@ func (e *Emulator) Reset() {
 	e.receipts.Reset()
 	e.deliveries.Reset()
 	e.rawBodies.Reset()
+	e.transfers.Reset()
+	e.published.Reset()
 	e.stats = Stats{}
 	e.mu.Unlock()
 	e.log.Info("reset", "dropped_deliveries", dropped)
@@ -337,6 +385,11 @@ type Stats struct {
 	// Pending is the number of deliveries queued, in flight, held or
 	// waiting for a retry, at the time of the call.
 	Pending int64 `json:"pending"`
+	// Subscriptions counts accepted PUT and POST subscription calls.
+	Subscriptions int64 `json:"subscriptions"`
+	// Notifications counts events written to notification sockets (one
+	// per socket; heartbeats excluded).
+	Notifications int64 `json:"notifications"`
 }
 
 // Stats returns the running totals.

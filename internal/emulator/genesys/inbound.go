@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,6 +117,9 @@ type Conversation struct {
 	StartedAt time.Time `json:"startedAt"`
 	// EndedAt is when it was disconnected.
 	EndedAt time.Time `json:"endedAt,omitzero"`
+	// Participants are the customer, acd and agent participants, in the
+	// order they joined, disconnected ones included.
+	Participants []Participant `json:"participants"`
 }
 
 // Conversation states.
@@ -156,7 +160,12 @@ func (e *Emulator) Conversations() []Conversation {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []Conversation
-	e.conversations.Each(func(_ string, c *Conversation) bool { out = append(out, *c); return true })
+	e.conversations.Each(func(_ string, c *Conversation) bool {
+		cp := *c
+		cp.Participants = slices.Clone(c.Participants)
+		out = append(out, cp)
+		return true
+	})
 	return out
 }
 
@@ -181,20 +190,13 @@ func (e *Emulator) connectedLocked(customerID string) *Conversation {
 	return nil
 }
 
-// Disconnect ends a conversation, as an agent disconnecting does. The
+// Disconnect ends a conversation, as an agent disconnecting does: every
+// connected participant is disconnected with disconnectType CLIENT, and a
+// connected agent's user.end is published (genesys.md §3.3). The
 // customer's next message opens a new conversation. Disconnecting twice is
 // not an error.
 func (e *Emulator) Disconnect(conversationID string) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	c, ok := e.conversations.Get(conversationID)
-	if !ok {
-		return ErrUnknownConversation
-	}
-	if c.State != StateDisconnected {
-		c.State, c.EndedAt = StateDisconnected, e.cfg.Now()
-	}
-	return nil
+	return e.disconnect(conversationID, DisconnectClient)
 }
 
 // apiError is an answer in Genesys's error body: the SDKs' ErrorBody
@@ -539,6 +541,7 @@ func (e *Emulator) acceptMessage(ctx context.Context, kind inboundKind, b *inbou
 	if conv == nil {
 		conv = &Conversation{ID: newUUID(), CustomerID: from.ID, IDType: from.IDType, Nickname: from.Nickname,
 			State: StateConnected, StartedAt: now}
+		e.addInitialParticipantsLocked(conv, now)
 		e.conversations.Put(conv.ID, conv)
 		e.active.Put(from.ID, conv.ID)
 	}
@@ -667,7 +670,9 @@ func (e *Emulator) handleDisconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := r.PathValue("conversationId")
-	if err := e.Disconnect(id); err != nil {
+	// Ended through the API, the participants' disconnectType is SYSTEM
+	// (inference: the fact sheet does not say what Genesys records).
+	if err := e.disconnect(id, DisconnectSystem); err != nil {
 		e.writeAPIError(w, &apiError{status: http.StatusNotFound, code: "not.found", message: "Conversation not found."})
 		return
 	}

@@ -352,6 +352,11 @@ func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Com
 				return err
 			}
 		}
+		for _, r := range c.Sessions {
+			if err := validSession(r); err != nil {
+				return err
+			}
+		}
 	}
 	err = db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
 		enq, err := db.stmt(ctx, tx, qEnqueue)
@@ -379,6 +384,9 @@ func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Com
 				if _, err := enq.ExecContext(ctx, m.Lane, m.Destination, m.Kind, m.IdempotencyKey, m.Conversation, m.Ref, m.Payload, ms(next), ms(now)); err != nil {
 					return fmt.Errorf("sqlite: enqueue outbox: %w", err)
 				}
+			}
+			if err := saveSessions(ctx, tx, now, c.Sessions); err != nil {
+				return err
 			}
 		}
 		return nil

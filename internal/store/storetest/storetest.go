@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"FindOutboxAndConversation", testFindOutbox},
 		{"PruneKeepsPendingAndRecent", testPrune},
 		{"Stats", testStats},
+		{"SessionsSavedWithCompletion", testSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -369,5 +370,82 @@ func testStats(t *testing.T, s store.Store) {
 	want := store.Stats{InboxDone: 1, OutboxDelivered: 1, DeadLetters: 1, Conversations: 1}
 	if st != want {
 		t.Fatalf("stats = %+v, want %+v", st, want)
+	}
+}
+
+// testSessions checks secure-session records: saved atomically with an
+// inbox completion, moved forward only by a higher seq, at most one active
+// per conversation, and found by id, conversation, peer and deadline.
+func testSessions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ss, ok := s.(store.SessionStore)
+	if !ok {
+		t.Fatalf("%T does not implement store.SessionStore", s)
+	}
+	if _, err := s.AppendInbox(ctx, []store.InboxEvent{ev("w", "k1", "c1", t0), ev("w", "k2", "c1", t0), ev("w", "k3", "c1", t0), ev("w", "k4", "c1", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	pend, err := s.PendingInbox(ctx, t0, 0, 10)
+	if err != nil || len(pend) != 4 {
+		t.Fatalf("PendingInbox = %d, %v", len(pend), err)
+	}
+	rec := store.SessionRecord{ID: "s1", Conversation: "c1", Flow: "pay", Status: store.SessionActive, Seq: 1,
+		Deadline: t0.Add(time.Minute), State: []byte("sealed-1"), CreatedAt: t0}
+	if err := s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: pend[0].ID, Outbox: []store.OutboxMessage{out("whatsapp", "c1", "s1:1")}, Sessions: []store.SessionRecord{rec}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ss.ActiveSession(ctx, "c1")
+	if err != nil || got.ID != "s1" || got.Seq != 1 || string(got.State) != "sealed-1" || !got.Deadline.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("ActiveSession = %+v, %v", got, err)
+	}
+	if _, err := ss.ActiveSessionByPeer(ctx, "p1"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("ActiveSessionByPeer before the peer is known: %v, want ErrNotFound", err)
+	}
+	// A replay of an older transition does not roll the session back.
+	next := rec
+	next.Seq, next.State, next.PeerConversationID = 2, []byte("sealed-2"), "p1"
+	stale := rec
+	stale.State = []byte("stale")
+	if err := s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: pend[1].ID, Sessions: []store.SessionRecord{next}}, {InboxID: pend[2].ID, Sessions: []store.SessionRecord{stale}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ss.Session(ctx, "s1"); err != nil || got.Seq != 2 || string(got.State) != "sealed-2" {
+		t.Fatalf("Session after a stale save = seq %d state %q, %v; want seq 2", got.Seq, got.State, err)
+	}
+	if got, err := ss.ActiveSessionByPeer(ctx, "p1"); err != nil || got.ID != "s1" {
+		t.Fatalf("ActiveSessionByPeer = %+v, %v", got, err)
+	}
+	if due, err := ss.DueSessions(ctx, t0, 10); err != nil || len(due) != 0 {
+		t.Fatalf("DueSessions before the deadline = %d, %v", len(due), err)
+	}
+	if due, err := ss.DueSessions(ctx, t0.Add(time.Minute), 10); err != nil || len(due) != 1 {
+		t.Fatalf("DueSessions at the deadline = %d, %v", len(due), err)
+	}
+	if act, err := ss.ActiveSessions(ctx, "", 10); err != nil || len(act) != 1 {
+		t.Fatalf("ActiveSessions = %d, %v", len(act), err)
+	}
+	// A second active session on the same conversation is refused, and the
+	// whole completion with it.
+	other := store.SessionRecord{ID: "s2", Conversation: "c1", Flow: "pay", Status: store.SessionActive, Seq: 1, State: []byte("x")}
+	if err := s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: pend[3].ID, Outbox: []store.OutboxMessage{out("whatsapp", "c1", "s2:1")}, Sessions: []store.SessionRecord{other}}}); err == nil {
+		t.Fatal("a second active session on one conversation was saved")
+	}
+	if _, err := ss.Session(ctx, "s2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Session(s2) = %v, want ErrNotFound", err)
+	}
+	// Ending frees the conversation.
+	end := next
+	end.Seq, end.Status, end.EndedAt, end.Deadline = 3, store.SessionEnded, t0, time.Time{}
+	if err := s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: pend[3].ID, Sessions: []store.SessionRecord{end, other}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ss.ActiveSession(ctx, "c1"); err != nil || got.ID != "s2" {
+		t.Fatalf("ActiveSession after the first ended = %+v, %v", got, err)
+	}
+	if got, err := ss.Session(ctx, "s1"); err != nil || got.Status != store.SessionEnded || got.EndedAt.IsZero() {
+		t.Fatalf("ended session = %+v, %v", got, err)
+	}
+	if err := s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: pend[3].ID, Sessions: []store.SessionRecord{{ID: "bad"}}}}); err == nil {
+		t.Fatal("an incomplete session record was accepted")
 	}
 }
