@@ -21,6 +21,7 @@ import (
 	"github.com/secureflow/secureflow/internal/contactcenter/genesys"
 	"github.com/secureflow/secureflow/internal/detect"
 	"github.com/secureflow/secureflow/internal/flow"
+	"github.com/secureflow/secureflow/internal/httpapi"
 	"github.com/secureflow/secureflow/internal/keyring"
 	"github.com/secureflow/secureflow/internal/redact"
 	"github.com/secureflow/secureflow/internal/relay"
@@ -45,6 +46,8 @@ type Program struct {
 	relay    *relay.Relay
 	vault    *vault.Vault
 	sessions *session.Engine
+	// actions runs data actions for flows and the /v1 invoke route.
+	actions httpapi.Actions
 	// notifications learns that agents left (Genesys Notifications API).
 	notifications *genesys.Notifications
 	now      func() time.Time
@@ -222,6 +225,15 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 		Secrets:  secretValues(cfg.Genesys.WebhookSecret, cfg.Genesys.PreviousWebhookSecrets),
 		MaxBytes: cfg.Server.MaxBodyBytes, Sink: p.relay.Inbox(), Metrics: whMetrics, Logger: p.log,
 	}))
+	if p.sessions != nil {
+		keys, err := apiKeys(cfg.API.Keys)
+		if err != nil {
+			p.store.Close()
+			return nil, err
+		}
+		mux.Handle("/v1/", httpapi.New(httpapi.Config{Sessions: apiSessions{p.sessions}, Actions: p.actions, Keys: keys,
+			Logger: p.log.With("component", "api"), Now: now, ErrorAliases: apiErrorAliases}))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

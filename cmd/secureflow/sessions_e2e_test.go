@@ -13,6 +13,7 @@ import (
 
 	"github.com/secureflow/secureflow/internal/config"
 	waemu "github.com/secureflow/secureflow/internal/emulator/whatsapp"
+	"github.com/secureflow/secureflow/internal/store"
 )
 
 // sessionStack starts a gateway running the flows of dirs.
@@ -146,4 +147,71 @@ func assertAbsent(t *testing.T, dir string, canaries map[string]string, sinks ma
 			}
 		}
 	}
+}
+
+// TestAgentLeavesMidFlow: the agent leaves while the customer is in the
+// flow; the gateway learns it from the Notifications API, the customer
+// continues, and the path that would return to the agent takes the flow's
+// on_agent_gone transfer, carried to the inbound flow as custom
+// attributes.
+func TestAgentLeavesMidFlow(t *testing.T) {
+	s, _ := sessionStack(t, t.TempDir(), nil, "testdata/sessions")
+	ctx := context.Background()
+	from := "5511955550102"
+	send := func(text string) {
+		t.Helper()
+		if _, err := s.WA.SendCustomerMessage(ctx, waemu.CustomerMessage{From: from, Name: "Bo", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("hello " + label(from))
+	waitFor(t, "the first message", 20*time.Second, func() bool { return len(receivedTexts(s.GC)[from]) == 1 })
+	conv, _ := s.GC.ConversationFor(from)
+	if _, err := s.GC.SendAgentMessage(ctx, conv, "/secure pin-check account=AC-8"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code") })
+	topic := "v2.detail.events.conversation." + conv + ".user.end"
+	waitFor(t, "the subscription to the agent leaving", 20*time.Second, func() bool {
+		for _, ch := range s.GC.NotificationChannels() {
+			for _, tp := range ch.Topics {
+				if tp == topic {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if _, err := s.GC.AgentLeave(conv); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the session to learn the agent left", 20*time.Second, func() bool {
+		rec, err := s.Program.sessions.Get(ctx, sessionOf(t, s, from))
+		return err == nil && !rec.AgentPresent
+	})
+	send("482913")
+	waitFor(t, "the confirmation", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "Use the code") })
+	send("yes")
+	waitFor(t, "the transfer message", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "transferring you") })
+	waitFor(t, "the routing attributes", 20*time.Second, func() bool {
+		for _, m := range s.GC.Received() {
+			if m.FromID == from && m.CustomAttributes["secureflow.outcome"] == "agent_left" && m.CustomAttributes["secureflow.queue"] == "Support" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// sessionOf returns the id of the customer's latest session.
+func sessionOf(t *testing.T, s *stack, customer string) string {
+	t.Helper()
+	st := s.Program.store.(interface {
+		ActiveSession(context.Context, string) (store.SessionRecord, error)
+	})
+	rec, err := st.ActiveSession(context.Background(), customer)
+	if err != nil {
+		t.Fatalf("no active session for %s: %v", customer, err)
+	}
+	return rec.ID
 }

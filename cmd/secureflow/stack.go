@@ -154,6 +154,11 @@ func newStack(ctx context.Context, o stackOptions) (*stack, error) {
 		WebhookURL: base + "/webhooks/genesys", WebhookSecret: webhookSecret.Reveal(), ClientID: demoClientID,
 		ClientSecret: string(clientSecret.Reveal()), IntegrationID: demoIntegration, TokenTTL: time.Hour,
 		RetryDelay: 500 * time.Millisecond, Logger: log.With("component", "emulator.genesys"),
+		// The queues the example flows transfer to.
+		Queues: map[string]string{
+			"Payments": "5a1e0c2b-0001-4000-8000-000000000001", "Identity Review": "5a1e0c2b-0002-4000-8000-000000000002",
+			"Customer Care": "5a1e0c2b-0003-4000-8000-000000000003", "Support": "5a1e0c2b-0004-4000-8000-000000000004",
+		},
 	}
 	if o.GC != nil {
 		o.GC(&gcCfg)
