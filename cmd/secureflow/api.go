@@ -117,4 +117,3 @@ func newAPIKeyCmd() *cobra.Command {
 	cmd.AddCommand(gen)
 	return cmd
 }
-

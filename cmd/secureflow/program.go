@@ -50,8 +50,8 @@ type Program struct {
 	actions httpapi.Actions
 	// notifications learns that agents left (Genesys Notifications API).
 	notifications *genesys.Notifications
-	now      func() time.Time
-	registry *prometheus.Registry
+	now           func() time.Time
+	registry      *prometheus.Registry
 	// stopBackground ends the vault's maintenance loop.
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup

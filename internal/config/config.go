@@ -240,7 +240,7 @@ func Default() Config {
 			IdentifierRetention: "days:30", LinkUnopenedTTL: 5 * time.Minute, LinkOpenedTTL: 15 * time.Minute,
 			LinkMaxAttempts: 5,
 		},
-		Log:       Log{Level: "info", Format: "json"},
+		Log: Log{Level: "info", Format: "json"},
 	}
 }
 

@@ -50,7 +50,7 @@ func (p ActionParam) kind() InputType {
 
 var (
 	catalogKeys = []string{"actions"}
-	actionKeys  = []string{"description", "inputs", "outputs"}
+	actionKeys  = []string{"description", "inputs", "outputs", "http"} // http: how internal/action calls it; ignored here
 	paramKeys   = []string{"type", "required", "secret", "kind"}
 )
 
