@@ -60,11 +60,11 @@ func TestDetectCommand(t *testing.T) {
 }
 
 func TestFlowsLintCommand(t *testing.T) {
-	out, errOut, code := runCLI(t, "", "flows", "lint", "--actions", "../../flows/actions.yaml", "../../flows/examples")
+	out, errOut, code := runCLI(t, "", "flows", "lint", "--actions", "../../examples/actions.yaml", "../../examples/flows")
 	if code != 0 {
 		t.Fatalf("examples do not lint clean (exit %d):\n%s%s", code, out, errOut)
 	}
-	out, _, code = runCLI(t, "", "flows", "lint", "--json", "--actions", "../../flows/actions.yaml", "../../internal/flow/testdata/lint/agent-gone-missing.yaml")
+	out, _, code = runCLI(t, "", "flows", "lint", "--json", "--actions", "../../examples/actions.yaml", "../../internal/flow/testdata/lint/agent-gone-missing.yaml")
 	if code != 1 {
 		t.Fatalf("a failing flow exits %d, want 1:\n%s", code, out)
 	}

@@ -74,7 +74,7 @@ Each finding is file:line:column, a rule id and a reason. Exit status: 0 clean
 		},
 	}
 	lint.Flags().BoolVar(&asJSON, "json", false, "print findings as a JSON array (for CI)")
-	lint.Flags().StringVar(&actions, "actions", "", "catalog of data actions the flows may call (YAML, see flows/actions.yaml)")
+	lint.Flags().StringVar(&actions, "actions", "", "catalog of data actions the flows may call (YAML, see examples/actions.yaml)")
 	cmd.AddCommand(lint)
 	return cmd
 }

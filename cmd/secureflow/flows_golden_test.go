@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the golden files of testdata/fl
 func TestFlowsLintGolden(t *testing.T) {
 	const (
 		lint    = "../../internal/flow/testdata/lint/"
-		catalog = "../../flows/actions.yaml"
+		catalog = "../../examples/actions.yaml"
 	)
 	tests := []struct {
 		name string
@@ -31,10 +31,10 @@ func TestFlowsLintGolden(t *testing.T) {
 		{"unknown-output", []string{"--actions", catalog, lint + "unknown-output.yaml"}},
 		{"warnings-only", []string{lint + "unreachable.yaml", lint + "unused-secret.yaml"}},
 		{"json", []string{"--json", lint + "undefined-variable.yaml"}},
-		{"examples-clean", []string{"--actions", catalog, "../../flows/examples"}},
+		{"examples-clean", []string{"--actions", catalog, "../../examples/flows"}},
 		{"missing-path", []string{"testdata/flows-lint/no-such-flow.yaml"}},
-		{"bad-catalog", []string{"--actions", "testdata/flows-lint/bad-catalog.yaml", "../../flows/examples"}},
-		{"missing-catalog", []string{"--actions", "testdata/flows-lint/no-such-catalog.yaml", "../../flows/examples"}},
+		{"bad-catalog", []string{"--actions", "testdata/flows-lint/bad-catalog.yaml", "../../examples/flows"}},
+		{"missing-catalog", []string{"--actions", "testdata/flows-lint/no-such-catalog.yaml", "../../examples/flows"}},
 		{"no-args", nil},
 	}
 	for _, tt := range tests {

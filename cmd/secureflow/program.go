@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/secureflow/secureflow/internal/action"
 	"github.com/secureflow/secureflow/internal/channel/whatsapp"
 	"github.com/secureflow/secureflow/internal/config"
 	"github.com/secureflow/secureflow/internal/contactcenter/genesys"
@@ -27,6 +29,7 @@ import (
 	"github.com/secureflow/secureflow/internal/relay"
 	"github.com/secureflow/secureflow/internal/retry"
 	"github.com/secureflow/secureflow/internal/secret"
+	"github.com/secureflow/secureflow/internal/securelink"
 	"github.com/secureflow/secureflow/internal/session"
 	"github.com/secureflow/secureflow/internal/store"
 	"github.com/secureflow/secureflow/internal/store/sqlite"
@@ -46,6 +49,8 @@ type Program struct {
 	relay    *relay.Relay
 	vault    *vault.Vault
 	sessions *session.Engine
+	// links serves secure-link forms.
+	links *securelink.Service
 	// actions runs data actions for flows and the /v1 invoke route.
 	actions httpapi.Actions
 	// notifications learns that agents left (Genesys Notifications API).
@@ -78,6 +83,15 @@ type Options struct {
 	Mount func(mux *http.ServeMux)
 	// PollInterval overrides the relay's fallback poll interval.
 	PollInterval time.Duration
+	// FlowsFS, when set, is where sessions.flows and sessions.actions are
+	// read from (the demo's embedded examples) instead of the disk.
+	FlowsFS fs.FS
+	// ResolveSecret resolves the action catalog's credential references;
+	// nil reads env: and file: references from the process.
+	ResolveSecret func(ref string) (secret.Value, error)
+	// ActionClient performs data-action calls; nil uses a client with a
+	// 60-second timeout.
+	ActionClient *http.Client
 }
 
 // NewLogger returns the production logger: JSON or text on w, every record
@@ -115,12 +129,17 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 	}
 	var flows map[string]*flow.Flow
 	var policy *vault.Policy
+	var catalog *action.Catalog
 	if cfg.Sessions.Enabled {
-		specs, err := readCatalog(cfg.Sessions.Actions)
-		if err != nil {
+		var err error
+		if catalog, err = loadActions(opts, cfg.Sessions); err != nil {
 			return nil, err
 		}
-		if flows, err = loadFlows(cfg.Sessions.Flows, specs); err != nil {
+		var specs map[string]flow.ActionSpec
+		if catalog != nil {
+			specs = catalog.Specs()
+		}
+		if flows, err = loadFlows(opts, cfg.Sessions.Flows, specs); err != nil {
 			return nil, err
 		}
 		if policy, err = revealPolicy(flows, cfg.API.Keys); err != nil {
@@ -209,7 +228,7 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 	}
 
 	if cfg.Sessions.Enabled {
-		if err := p.wireSessions(ctx, cfg, flows, sealer, gc, tokens, gcHC); err != nil {
+		if err := p.wireSessions(ctx, cfg, opts, flows, catalog, sealer, gc, tokens, gcHC); err != nil {
 			p.store.Close()
 			return nil, err
 		}
@@ -233,6 +252,9 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 		}
 		mux.Handle("/v1/", httpapi.New(httpapi.Config{Sessions: apiSessions{p.sessions}, Actions: p.actions, Keys: keys,
 			Logger: p.log.With("component", "api"), Now: now, ErrorAliases: apiErrorAliases}))
+	}
+	if p.links != nil {
+		mux.Handle("/s/", p.links.Handler())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,27 +13,44 @@ import (
 
 	"net/http"
 
+	"github.com/secureflow/secureflow/internal/action"
 	"github.com/secureflow/secureflow/internal/config"
 	"github.com/secureflow/secureflow/internal/contactcenter/genesys"
 	"github.com/secureflow/secureflow/internal/flow"
 	"github.com/secureflow/secureflow/internal/relay"
+	"github.com/secureflow/secureflow/internal/securelink"
 	"github.com/secureflow/secureflow/internal/session"
+	"github.com/secureflow/secureflow/internal/store/sqlite"
 	"github.com/secureflow/secureflow/internal/vault"
 )
 
-// loadFlows loads and lints every flow named by paths (files or
-// directories) against the action catalog. A flow with an error stops the
-// gateway: invariant 5, flows are checked before they run.
-func loadFlows(paths []string, actions map[string]flow.ActionSpec) (map[string]*flow.Flow, error) {
+// flowFS returns the file system flow and catalog paths are read from,
+// and the paths in it: the embedded examples when o.FlowsFS is set, the
+// disk otherwise.
+func flowFS(o Options, paths []string) (fs.FS, []string, error) {
+	if o.FlowsFS != nil {
+		return o.FlowsFS, paths, nil
+	}
 	rel := make([]string, 0, len(paths))
 	for _, p := range paths {
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, fmt.Errorf("flows: %w", err)
+			return nil, nil, fmt.Errorf("flows: %w", err)
 		}
 		rel = append(rel, strings.TrimPrefix(filepath.ToSlash(abs), "/"))
 	}
-	flows, ds := flow.LoadPaths(os.DirFS("/"), rel, flow.Options{Actions: actions})
+	return os.DirFS("/"), rel, nil
+}
+
+// loadFlows loads and lints every flow named by paths (files or
+// directories) against the action catalog. A flow with an error stops the
+// gateway: invariant 5, flows are checked before they run.
+func loadFlows(o Options, paths []string, actions map[string]flow.ActionSpec) (map[string]*flow.Flow, error) {
+	fsys, rel, err := flowFS(o, paths)
+	if err != nil {
+		return nil, err
+	}
+	flows, ds := flow.LoadPaths(fsys, rel, flow.Options{Actions: actions})
 	if ds.HasErrors() {
 		return nil, fmt.Errorf("flows do not lint clean:\n%s", ds.String())
 	}
@@ -49,20 +67,41 @@ func loadFlows(paths []string, actions map[string]flow.ActionSpec) (map[string]*
 	return out, nil
 }
 
-// readCatalog reads the action catalog's inputs and outputs for the linter.
-func readCatalog(path string) (map[string]flow.ActionSpec, error) {
-	if path == "" {
+// loadActions reads the data-action catalog; nil when none is configured.
+func loadActions(o Options, cfg config.Sessions) (*action.Catalog, error) {
+	if cfg.Actions == "" {
 		return nil, nil
 	}
-	src, err := os.ReadFile(path)
+	fsys, rel, err := flowFS(o, []string{cfg.Actions})
+	if err != nil {
+		return nil, err
+	}
+	src, err := fs.ReadFile(fsys, rel[0])
 	if err != nil {
 		return nil, fmt.Errorf("actions: %w", err)
 	}
-	cat, ds := flow.ParseCatalog(path, src)
-	if ds.HasErrors() {
-		return nil, fmt.Errorf("actions:\n%s", ds.String())
+	return action.LoadCatalog(cfg.Actions, src, action.LoadOptions{AllowedHosts: cfg.ActionHosts, Resolve: o.ResolveSecret})
+}
+
+// actionInvoker adapts the action executor to the session engine.
+type actionInvoker struct{ x *action.Executor }
+
+// Invoke implements session.Invoker.
+func (a actionInvoker) Invoke(ctx context.Context, name string, c session.ActionCall) (map[string]session.ActionOutput, error) {
+	in := make(map[string]action.Arg, len(c.Inputs))
+	for k, v := range c.Inputs {
+		in[k] = action.Arg{Public: v.Public, Token: v.Token}
 	}
-	return cat, nil
+	res, err := a.x.Invoke(ctx, name, action.Call{Inputs: in, IdempotencyKey: c.IdempotencyKey, Principal: c.Principal,
+		Purpose: c.Purpose, Session: c.Session})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]session.ActionOutput, len(res.Outputs))
+	for k, v := range res.Outputs {
+		out[k] = session.ActionOutput{Public: v.Public, Token: v.Token}
+	}
+	return out, nil
 }
 
 // sessionParts is what the secure-session engine is wired from.
@@ -101,10 +140,21 @@ func (p *Program) setupSessions(ctx context.Context, cfg config.Config, sealer r
 	return nil
 }
 
-var _ fs.FS = os.DirFS("/")
-
 // wireSessions attaches the engine for the loaded flows.
-func (p *Program) wireSessions(ctx context.Context, cfg config.Config, flows map[string]*flow.Flow, sealer relay.Sealer, gc *genesys.Client, tokens *genesys.TokenSource, hc *http.Client) error {
+func (p *Program) wireSessions(ctx context.Context, cfg config.Config, o Options, flows map[string]*flow.Flow, cat *action.Catalog, sealer relay.Sealer, gc *genesys.Client, tokens *genesys.TokenSource, hc *http.Client) error {
+	var invoker session.Invoker
+	if cat != nil {
+		ahc := o.ActionClient
+		if ahc == nil {
+			ahc = &http.Client{Timeout: 60 * time.Second}
+		}
+		x, err := action.New(action.ExecutorConfig{Catalog: cat, Revealer: p.vault, Tokenizer: p.vault, HTTPClient: ahc,
+			Logger: p.log.With("component", "action"), Now: p.now, Metrics: p.registry})
+		if err != nil {
+			return err
+		}
+		invoker, p.actions = actionInvoker{x}, x
+	}
 	// The agent leaving has no webhook (genesys.md §1.6): the gateway
 	// subscribes to user.end of conversations with a reserved agent
 	// through the Notifications API (§3.3).
@@ -132,7 +182,37 @@ func (p *Program) wireSessions(ctx context.Context, cfg config.Config, flows map
 		return err
 	}
 	p.notifications = n
-	return p.setupSessions(ctx, cfg, sealer, sessionParts{flows: flows, watcher: n, control: genesysControl{gc}})
+
+	// Secure links: one-time forms for values WhatsApp forbids asking for
+	// in chat.
+	db, ok := p.store.(*sqlite.DB)
+	if !ok {
+		return fmt.Errorf("sessions: secure links need the sqlite store")
+	}
+	key := cfg.Sessions.LinkKey.Value.Reveal()
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return err
+		}
+	}
+	base := cfg.Sessions.PublicURL
+	if base == "" {
+		base = "http://" + cfg.Server.Addr
+	}
+	sink := &linkSink{}
+	svc, err := securelink.New(securelink.Config{BaseURL: base, UnopenedTTL: cfg.Sessions.LinkUnopenedTTL, OpenedTTL: cfg.Sessions.LinkOpenedTTL,
+		MaxAttempts: cfg.Sessions.LinkMaxAttempts, CSRFKey: key, Now: p.now, Logger: p.log.With("component", "securelink"), Metrics: p.registry},
+		db.Links(), sink)
+	if err != nil {
+		return err
+	}
+	p.links = svc
+	if err := p.setupSessions(ctx, cfg, sealer, sessionParts{flows: flows, links: linkIssuer{svc}, invoker: invoker, watcher: n, control: genesysControl{gc}}); err != nil {
+		return err
+	}
+	sink.e = p.sessions
+	return nil
 }
 
 // agentLeft tells the session engine that the agent of a Genesys
@@ -198,4 +278,34 @@ func (g genesysControl) PostWithAttributes(ctx context.Context, m genesys.Inboun
 // Disconnect implements relay.Control (genesys.md §3.2).
 func (g genesysControl) Disconnect(ctx context.Context, peer string) error {
 	return g.c.Disconnect(ctx, peer)
+}
+
+// linkSink hands secure-link submissions to the session engine.
+type linkSink struct{ e *session.Engine }
+
+// Submitted implements securelink.Sink.
+func (l *linkSink) Submitted(ctx context.Context, sub securelink.Submission) error {
+	vals := make([]session.LinkValue, 0, len(sub.Values))
+	for _, v := range sub.Values {
+		vals = append(vals, session.LinkValue{Var: v.Var, Type: v.Type, Value: v.Secret})
+	}
+	return l.e.LinkSubmitted(ctx, sub.Session, sub.Step, sub.LinkID, vals)
+}
+
+// Failed implements securelink.Sink.
+func (l *linkSink) Failed(ctx context.Context, session, step, reason string) error {
+	return l.e.LinkFailed(ctx, session, step, securelink.LinkIDFrom(ctx))
+}
+
+// linkIssuer issues secure links for the session engine.
+type linkIssuer struct{ s *securelink.Service }
+
+// Issue implements session.Links.
+func (l linkIssuer) Issue(ctx context.Context, r session.LinkRequest) (string, time.Time, error) {
+	return l.s.Issue(ctx, securelink.IssueRequest{Session: r.Session, Step: r.Step, Locale: r.Locale, Fields: r.Fields})
+}
+
+// Revoke implements session.Links.
+func (l linkIssuer) Revoke(ctx context.Context, session string) error {
+	return l.s.Revoke(ctx, session)
 }

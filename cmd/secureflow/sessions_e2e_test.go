@@ -3,25 +3,33 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/secureflow/secureflow/internal/config"
+	"github.com/secureflow/secureflow/internal/detect"
 	waemu "github.com/secureflow/secureflow/internal/emulator/whatsapp"
+	"github.com/secureflow/secureflow/internal/httpapi"
 	"github.com/secureflow/secureflow/internal/store"
 )
 
 // sessionStack starts a gateway running the flows of dirs.
 func sessionStack(t *testing.T, dir string, tune func(*config.Config), flows ...string) (*stack, *logBuffer) {
 	t.Helper()
-	return startStack(t, stackOptions{DataDir: dir, Tune: func(c *config.Config) {
+	return startStack(t, stackOptions{DataDir: dir, FlowsFromDisk: true, Tune: func(c *config.Config) {
 		c.Sessions.Enabled = true
 		c.Sessions.Flows = flows
+		c.Sessions.Actions = "../../examples/actions.yaml"
 		if tune != nil {
 			tune(c)
 		}
@@ -214,4 +222,237 @@ func sessionOf(t *testing.T, s *stack, customer string) string {
 		t.Fatalf("no active session for %s: %v", customer, err)
 	}
 	return rec.ID
+}
+
+// apiKey configures a full-scope API key on the stack and returns it.
+func apiKey(t *testing.T) (string, func(*config.Config)) {
+	t.Helper()
+	key, hash, err := httpapi.NewKey("testkey1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, func(c *config.Config) {
+		c.API.Keys = append(c.API.Keys, config.APIKey{ID: "testkey1", Hash: hash,
+			Scopes: []string{"sessions:write", "sessions:read", "events:write", "actions:invoke"}})
+	}
+}
+
+// callAPI makes an authenticated /v1 call and decodes the JSON answer.
+func callAPI(t *testing.T, s *stack, key, method, path string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.URL()+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	return resp.StatusCode
+}
+
+// TestSelfServicePasswordReset runs the reset-password example through the
+// API: a bot starts it, the customer types a one-time code and a new
+// password in the chat, the data actions check and set them, and the
+// conversation is disconnected. The password reaches the account service
+// and nothing else.
+func TestSelfServicePasswordReset(t *testing.T) {
+	dir := t.TempDir()
+	key, withKey := apiKey(t)
+	s, logs := startStack(t, stackOptions{DataDir: dir, Tune: withKey})
+	ctx := context.Background()
+	from := "5511955550103"
+	password := fmt.Sprintf("Canary-%d-pw", rand.IntN(1e9))
+	send := func(text string) {
+		t.Helper()
+		if _, err := s.WA.SendCustomerMessage(ctx, waemu.CustomerMessage{From: from, Name: "Cy", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("I forgot my password " + label(from))
+	waitFor(t, "the first message", 20*time.Second, func() bool { return len(receivedTexts(s.GC)[from]) == 1 })
+
+	var started map[string]any
+	code := callAPI(t, s, key, http.MethodPost, "/v1/secure-sessions", map[string]any{
+		"flow": "reset-password", "mode": "self_service", "conversation": from, "inputs": map[string]any{"account_id": "AC-42"},
+	}, &started)
+	if code != http.StatusCreated && code != http.StatusOK && code != http.StatusAccepted {
+		t.Fatalf("start: %d %v", code, started)
+	}
+	id, _ := started["id"].(string)
+	if id == "" {
+		t.Fatalf("start answered no id: %v", started)
+	}
+	var conflict map[string]any
+	if code := callAPI(t, s, key, http.MethodPost, "/v1/secure-sessions", map[string]any{
+		"flow": "reset-password", "conversation": from, "inputs": map[string]any{"account_id": "AC-42"},
+	}, &conflict); code != http.StatusConflict {
+		t.Fatalf("a second session on the conversation: %d %v, want 409", code, conflict)
+	}
+	waitFor(t, "the code prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code to ••••") })
+	otp := s.Pay.OTP("AC-42")
+	send(otp)
+	waitFor(t, "the password prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "Type your new password") })
+	send(password)
+	waitFor(t, "the second password prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "again") })
+	send(password)
+	waitFor(t, "the end", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "Your password has been changed") })
+	var got map[string]any
+	waitFor(t, "the session to end", 20*time.Second, func() bool {
+		callAPI(t, s, key, http.MethodGet, "/v1/secure-sessions/"+id, nil, &got)
+		return got["status"] == "ended"
+	})
+	if got["outcome"] != "changed" {
+		t.Fatalf("session = %v, want outcome changed", got)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Log(grepLines(logs.String(), "error"), grepLines(logs.String(), "warn"))
+		}
+	}()
+	waitFor(t, "the conversation to be disconnected", 20*time.Second, func() bool {
+		for _, c := range s.GC.Conversations() {
+			if c.CustomerID == from && c.State == "disconnected" {
+				return true
+			}
+		}
+		return false
+	})
+	upstream := bytes.Join(s.Pay.Requests(), []byte("\n"))
+	if !bytes.Contains(upstream, []byte(password)) {
+		t.Fatal("the password did not reach the account service: the leak check below would prove nothing")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertAbsent(t, dir, map[string]string{"password": password, "one-time code": otp}, map[string][]byte{
+		"contact-centre raw bodies": bytes.Join(s.GC.RawBodies(), []byte("\n")),
+		"customer raw bodies":       rawSent(s.WA),
+		"logs":                      []byte(logs.String()),
+	})
+}
+
+var (
+	linkRE = regexp.MustCompile(`https?://[^\s]+/s/[A-Za-z0-9_-]+`)
+	csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+)
+
+// submitLink opens a secure link and submits fields as a browser would.
+func submitLink(t *testing.T, link string, fields map[string]string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, string(page)
+	}
+	m := csrfRE.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF field in the form:\n%s", page)
+	}
+	form := url.Values{"csrf": {string(m[1])}}
+	for k, v := range fields {
+		form.Set("f-"+k, v)
+	}
+	resp, err = http.PostForm(link, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(body)
+}
+
+// TestCardPaymentBySecureLink runs the take-payment example end to end:
+// agent command, secure link, masked read-back, the payment action with
+// the real card, return to the reserved agent with a sanitized summary.
+// The card reaches the payment processor and nothing else.
+func TestCardPaymentBySecureLink(t *testing.T) {
+	dir := t.TempDir()
+	s, logs := startStack(t, stackOptions{DataDir: dir})
+	ctx := context.Background()
+	from := "5511955550104"
+	card := canaryDigits(t, "4", 16, detect.ValidCard)
+	send := func(text string) {
+		t.Helper()
+		if _, err := s.WA.SendCustomerMessage(ctx, waemu.CustomerMessage{From: from, Name: "Di", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("I want to pay my order " + label(from))
+	waitFor(t, "the first message", 20*time.Second, func() bool { return len(receivedTexts(s.GC)[from]) == 1 })
+	conv, _ := s.GC.ConversationFor(from)
+	if _, err := s.GC.SendAgentMessage(ctx, conv, "/secure take-payment amount=49.90 order_id=A-1001"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the secure link", 20*time.Second, func() bool { return linkRE.MatchString(lastSent(s, from)) })
+	link := linkRE.FindString(lastSent(s, from))
+	for _, text := range receivedTexts(s.GC)[from] {
+		if strings.Contains(text, "/s/") {
+			t.Fatal("the secure link reached the contact centre")
+		}
+	}
+	send(card) // typed in the chat by mistake: never forwarded
+	waitFor(t, "the reminder to use the link", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "secure link") })
+	code, page := submitLink(t, link, map[string]string{"card": card, "expiry": "12/" + time.Now().AddDate(3, 0, 0).Format("06"), "cvv": "737"})
+	if code != http.StatusOK || strings.Contains(page, card) {
+		t.Fatalf("submit: %d (the page must confirm with the mask only)\n%s", code, page)
+	}
+	if code, _ := submitLink(t, link, nil); code != http.StatusGone {
+		t.Fatalf("reusing the link: %d, want 410", code)
+	}
+	waitFor(t, "the read-back", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "ending in "+card[12:]) })
+	waitFor(t, "the agent's masked progress", 20*time.Second, func() bool {
+		return strings.Contains(joined(receivedTexts(s.GC)[from]), "received")
+	})
+	send("yes")
+	waitFor(t, "the summary to the agent", 20*time.Second, func() bool {
+		return strings.Contains(joined(receivedTexts(s.GC)[from]), "Payment approved: BRL 49.90 for order A-1001")
+	})
+	waitFor(t, "the customer's confirmation", 20*time.Second, func() bool {
+		return strings.Contains(joined(sentTexts(s.WA)[from]), "Payment approved, thank you")
+	})
+	if n := s.Pay.ChargeCount(); n != 1 {
+		t.Fatalf("charged %d times, want 1", n)
+	}
+	if !bytes.Contains(bytes.Join(s.Pay.Requests(), nil), []byte(card)) {
+		t.Fatal("the card did not reach the processor: the leak check below would prove nothing")
+	}
+	resp, err := http.Get(s.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertAbsent(t, dir, map[string]string{"card": card}, map[string][]byte{
+		"contact-centre raw bodies": bytes.Join(s.GC.RawBodies(), []byte("\n")),
+		"customer raw bodies":       rawSent(s.WA),
+		"logs":                      []byte(logs.String()),
+		"metrics":                   metrics,
+	})
 }

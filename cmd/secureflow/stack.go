@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,9 +14,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/secureflow/secureflow/examples"
+	"github.com/secureflow/secureflow/internal/action"
 	"github.com/secureflow/secureflow/internal/config"
 	"github.com/secureflow/secureflow/internal/demo"
 	gcemu "github.com/secureflow/secureflow/internal/emulator/genesys"
+	payemu "github.com/secureflow/secureflow/internal/emulator/payments"
 	waemu "github.com/secureflow/secureflow/internal/emulator/whatsapp"
 	"github.com/secureflow/secureflow/internal/keyring"
 	"github.com/secureflow/secureflow/internal/secret"
@@ -28,6 +32,8 @@ type stack struct {
 	*Program
 	WA *waemu.Emulator
 	GC *gcemu.Emulator
+	// Pay plays the upstream systems the example flows' data actions call.
+	Pay *payemu.Emulator
 	// appSecret and genesysSecret sign webhooks in tests and the load
 	// harness.
 	appSecret, genesysSecret []byte
@@ -49,7 +55,15 @@ type stackOptions struct {
 	PollInterval time.Duration
 	// Mount adds more handlers (the load harness mounts its baseline).
 	Mount func(*http.ServeMux)
+	// FlowsFromDisk reads sessions.flows and sessions.actions from the
+	// disk instead of the embedded examples (tests with their own flows).
+	FlowsFromDisk bool
 }
+
+// paymentsHost is the reserved host name the example catalog's actions
+// call; the stack routes it to its own listener, where the upstream
+// emulator is mounted.
+const paymentsHost = "payments.emulator.test"
 
 const (
 	demoPhoneNumberID = "106540352242922"
@@ -125,6 +139,11 @@ func newStack(ctx context.Context, o stackOptions) (*stack, error) {
 	cfg.Genesys.WebhookSecret = lit(webhookSecret)
 	cfg.Relay.RetryInitial = 200 * time.Millisecond
 	cfg.Relay.RetryMax = 5 * time.Second
+	cfg.Sessions.Enabled = true
+	cfg.Sessions.Flows = []string{"flows"}
+	cfg.Sessions.Actions = "actions.yaml"
+	cfg.Sessions.ActionHosts = []string{paymentsHost}
+	cfg.Sessions.PublicURL = base
 	if o.Tune != nil {
 		o.Tune(&cfg)
 	}
@@ -169,13 +188,38 @@ func newStack(ctx context.Context, o stackOptions) (*stack, error) {
 		ln.Close()
 		return nil, err
 	}
+	payToken := string(randomSecret().Reveal())
+	pay := payemu.New(payemu.Config{Prefix: "/emulator/payments/", Token: payToken})
+	var flowsFS fs.FS = examples.FS
+	if o.FlowsFromDisk {
+		flowsFS = nil
+	}
+	// Data actions to payments.emulator.test reach this listener.
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	actionClient := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if host, _, _ := net.SplitHostPort(addr); host == paymentsHost {
+				addr = ln.Addr().String()
+			}
+			return dialer.DialContext(ctx, network, addr)
+		},
+	}}
 	p, err := NewProgram(ctx, cfg, Options{
 		Logger:       log,
 		Listener:     ln,
 		PollInterval: o.PollInterval,
+		FlowsFS:      flowsFS,
+		ActionClient: actionClient,
+		ResolveSecret: func(ref string) (secret.Value, error) {
+			if ref == "env:SECUREFLOW_PAYMENTS_TOKEN" {
+				return secret.FromString(payToken), nil
+			}
+			return action.ResolveRef(ref, os.LookupEnv)
+		},
 		Mount: func(mux *http.ServeMux) {
 			mux.Handle("/emulator/whatsapp/", wa.Handler())
 			mux.Handle("/emulator/genesys/", gc.Handler())
+			mux.Handle("/emulator/payments/", pay)
 			mux.Handle("/", demo.Handler())
 			if o.Mount != nil {
 				o.Mount(mux)
@@ -185,15 +229,18 @@ func newStack(ctx context.Context, o stackOptions) (*stack, error) {
 	if err != nil {
 		wa.Close()
 		gc.Close()
+		pay.Close()
 		ln.Close()
 		return nil, err
 	}
-	return &stack{Program: p, WA: wa, GC: gc, appSecret: appSecret.Reveal(), genesysSecret: webhookSecret.Reveal()}, nil
+	return &stack{Program: p, WA: wa, GC: gc, Pay: pay, appSecret: appSecret.Reveal(), genesysSecret: webhookSecret.Reveal()}, nil
 }
 
 func netListen(addr string) (net.Listener, error) { return net.Listen("tcp", addr) }
 
 // Close stops the gateway, then the emulators.
 func (s *stack) Close() error {
-	return errors.Join(s.Program.Close(), s.WA.Close(), s.GC.Close())
+	err := errors.Join(s.Program.Close(), s.WA.Close(), s.GC.Close())
+	s.Pay.Close()
+	return err
 }

@@ -71,7 +71,7 @@ func TestLintLargeFlowIsFast(t *testing.T) {
 }
 
 func BenchmarkLintExamples(b *testing.B) {
-	src := mustRead(b, "../../flows/examples/take-payment.yaml")
+	src := mustRead(b, "../../examples/flows/take-payment.yaml")
 	opts := testOptions()
 	for b.Loop() {
 		if ds := LintFile("take-payment.yaml", src, opts); len(ds) > 0 {

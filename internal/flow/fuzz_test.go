@@ -13,7 +13,7 @@ import (
 //	go test ./internal/flow -run '^$' -fuzz FuzzParse -fuzztime 60s
 func FuzzParse(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/*/*.yaml")
-	examples, _ := filepath.Glob("../../flows/examples/*.yaml")
+	examples, _ := filepath.Glob("../../examples/flows/*.yaml")
 	for _, name := range append(seeds, examples...) {
 		if src, err := os.ReadFile(name); err == nil {
 			f.Add(src)

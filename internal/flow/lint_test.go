@@ -146,12 +146,12 @@ func TestCleanTestdata(t *testing.T) {
 // TestExamplesLintClean lints the shipped example flows: no error, no
 // warning, and each loads.
 func TestExamplesLintClean(t *testing.T) {
-	fsys := os.DirFS("../../flows")
-	ds := LintPaths(fsys, []string{"examples"}, testOptions())
+	fsys := os.DirFS("../../examples")
+	ds := LintPaths(fsys, []string{"flows"}, testOptions())
 	if len(ds) > 0 {
 		t.Fatalf("example flows have findings:\n%s", ds)
 	}
-	flows, ds := LoadPaths(fsys, []string{"examples"}, testOptions())
+	flows, ds := LoadPaths(fsys, []string{"flows"}, testOptions())
 	if len(ds) > 0 || len(flows) < 3 {
 		t.Fatalf("LoadPaths: %d flows, diagnostics:\n%s", len(flows), ds)
 	}

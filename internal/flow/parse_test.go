@@ -8,7 +8,7 @@ import (
 )
 
 func TestParseModel(t *testing.T) {
-	f, ds := Parse("take-payment.yaml", mustRead(t, "../../flows/examples/take-payment.yaml"), Options{})
+	f, ds := Parse("take-payment.yaml", mustRead(t, "../../examples/flows/take-payment.yaml"), Options{})
 	if len(ds) > 0 {
 		t.Fatal(ds)
 	}

@@ -298,7 +298,7 @@ func TestSchemaUsesOnlyTestedKeywords(t *testing.T) {
 func TestSchemaAcceptsWhatParserAccepts(t *testing.T) {
 	js := loadSchema(t)
 	files, _ := filepath.Glob("testdata/*/*.yaml")
-	examples, _ := filepath.Glob("../../flows/examples/*.yaml")
+	examples, _ := filepath.Glob("../../examples/flows/*.yaml")
 	n := 0
 	for _, file := range append(files, examples...) {
 		src := mustRead(t, file)
@@ -349,7 +349,7 @@ func TestSchemaRejectsStructuralErrors(t *testing.T) {
 		}
 	}
 
-	base := mustRead(t, "../../flows/examples/take-payment.yaml")
+	base := mustRead(t, "../../examples/flows/take-payment.yaml")
 	step := func(m map[string]any, id string) map[string]any {
 		for _, s := range m["steps"].([]any) {
 			if s.(map[string]any)["id"] == id {

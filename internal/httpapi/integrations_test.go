@@ -311,7 +311,7 @@ func checkResponse(t *testing.T, a dataAction, body []byte, flowsText string) {
 
 func readExampleFlows(t *testing.T) string {
 	t.Helper()
-	files, _ := filepath.Glob("../../flows/examples/*.yaml")
+	files, _ := filepath.Glob("../../examples/flows/*.yaml")
 	var sb strings.Builder
 	for _, f := range files {
 		b, err := os.ReadFile(f)

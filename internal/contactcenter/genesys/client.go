@@ -106,7 +106,10 @@ func (c *Client) SendMessage(ctx context.Context, m InboundMessage) (Posted, err
 		ID             string `json:"id"`
 		ConversationID string `json:"conversationId"`
 	}
-	if err := c.post(ctx, "message", "/message", body, &resp); err != nil {
+	// prefetchConversationId=true makes the answer carry the conversation's
+	// id (genesys.md §1.3), which transfers, disconnects and the agent's
+	// user.end subscription need (§3).
+	if err := c.post(ctx, "message", "/message?prefetchConversationId=true", body, &resp); err != nil {
 		return Posted{}, err
 	}
 	return Posted{ID: resp.ID, ConversationID: resp.ConversationID}, nil
