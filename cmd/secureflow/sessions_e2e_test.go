@@ -456,3 +456,169 @@ func TestCardPaymentBySecureLink(t *testing.T) {
 		"metrics":                   metrics,
 	})
 }
+
+// customer returns a function that sends the customer's messages.
+func customer(t *testing.T, s *stack, from string) func(string) {
+	return func(text string) {
+		t.Helper()
+		if _, err := s.WA.SendCustomerMessage(context.Background(), waemu.CustomerMessage{From: from, Name: "Ed", Text: text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// startBySecureCommand opens a conversation and has the agent type cmd.
+func startBySecureCommand(t *testing.T, s *stack, from, cmd string) (send func(string), conv string) {
+	t.Helper()
+	send = customer(t, s, from)
+	send("hello " + label(from))
+	waitFor(t, "the first message", 20*time.Second, func() bool { return len(receivedTexts(s.GC)[from]) >= 1 })
+	conv, ok := s.GC.ConversationFor(from)
+	if !ok {
+		t.Fatal("no conversation")
+	}
+	if _, err := s.GC.SendAgentMessage(context.Background(), conv, cmd); err != nil {
+		t.Fatal(err)
+	}
+	return send, conv
+}
+
+// TestUnreservedFlowTransfersFromTheAgent: without reservation the agent
+// is told they are released and sees no progress; the flow ends in a
+// transfer that replaces the agent participant with the queue.
+func TestUnreservedFlowTransfersFromTheAgent(t *testing.T) {
+	s, _ := sessionStack(t, t.TempDir(), nil, "testdata/sessions")
+	from := "5511955550105"
+	send, conv := startBySecureCommand(t, s, from, "/secure escalate")
+	waitFor(t, "the prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code") })
+	waitFor(t, "the release notice", 20*time.Second, func() bool {
+		return strings.Contains(joined(receivedTexts(s.GC)[from]), "you are not needed for it")
+	})
+	send("123456")
+	waitFor(t, "the transfer", 20*time.Second, func() bool {
+		for _, tr := range s.GC.Transfers() {
+			if tr.ConversationID == conv && tr.QueueName == "Support" {
+				return true
+			}
+		}
+		return false
+	})
+	if strings.Contains(joined(receivedTexts(s.GC)[from]), "received") {
+		t.Fatal("an unreserved agent was shown progress")
+	}
+	if !strings.Contains(joined(sentTexts(s.WA)[from]), "a specialist will continue") {
+		t.Fatal("the customer was not told about the transfer")
+	}
+}
+
+// TestStepTimeoutFiresOnce: a customer who does not answer is timed out
+// by the step's timer, which takes the step's on_timeout path once.
+func TestStepTimeoutFiresOnce(t *testing.T) {
+	s, _ := sessionStack(t, t.TempDir(), nil, "testdata/sessions")
+	from := "5511955550106"
+	startBySecureCommand(t, s, from, "/secure escalate")
+	waitFor(t, "the prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code") })
+	waitFor(t, "the timeout", 30*time.Second, func() bool { return strings.Contains(lastSent(s, from), "did not hear back") })
+	waitFor(t, "the disconnect", 20*time.Second, func() bool {
+		for _, c := range s.GC.Conversations() {
+			if c.CustomerID == from && c.State == "disconnected" {
+				return true
+			}
+		}
+		return false
+	})
+	time.Sleep(1500 * time.Millisecond) // a second timer tick must not fire again
+	n := 0
+	for _, text := range sentTexts(s.WA)[from] {
+		if strings.Contains(text, "did not hear back") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the timeout message was sent %d times, want 1", n)
+	}
+}
+
+// TestCustomerCancels: "cancelar" ends the session through the flow's
+// on_cancel path, back to the reserved agent, and is not forwarded.
+func TestCustomerCancels(t *testing.T) {
+	s, _ := sessionStack(t, t.TempDir(), nil, "testdata/sessions")
+	from := "5511955550107"
+	send, _ := startBySecureCommand(t, s, from, "/secure pin-check account=AC-9")
+	waitFor(t, "the prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code") })
+	send("cancelar")
+	waitFor(t, "the summary", 20*time.Second, func() bool {
+		return strings.Contains(joined(receivedTexts(s.GC)[from]), "Secure session ended (cancelled): The customer cancelled.")
+	})
+	for _, text := range receivedTexts(s.GC)[from] {
+		if text == "cancelar" {
+			t.Fatal("the cancel word reached the contact centre")
+		}
+	}
+	send("still there? " + label(from))
+	waitFor(t, "the relay to resume", 20*time.Second, func() bool {
+		return strings.Contains(joined(receivedTexts(s.GC)[from]), "still there? ")
+	})
+}
+
+// TestSelfServiceIdentityCheck runs the verify-identity example: a bot
+// starts it through the API, the customer enters CPF and date of birth on
+// a secure link, the action checks them, and the transfer carries the
+// result (masked CPF, token, customer id) as custom attributes. The CPF
+// reaches the verification service and nothing else.
+func TestSelfServiceIdentityCheck(t *testing.T) {
+	dir := t.TempDir()
+	key, withKey := apiKey(t)
+	s, logs := startStack(t, stackOptions{DataDir: dir, Tune: withKey})
+	from := "5511955550108"
+	cpf := canaryDigits(t, "", 11, detect.ValidCPF)
+	send := customer(t, s, from)
+	send("oi " + label(from))
+	waitFor(t, "the first message", 20*time.Second, func() bool { return len(receivedTexts(s.GC)[from]) == 1 })
+	var started map[string]any
+	if code := callAPI(t, s, key, http.MethodPost, "/v1/secure-sessions", map[string]any{
+		"flow": "verify-identity", "conversation": from, "locale": "pt-BR",
+	}, &started); code >= 300 {
+		t.Fatalf("start: %d %v", code, started)
+	}
+	id, _ := started["id"].(string)
+	waitFor(t, "the secure link", 20*time.Second, func() bool { return linkRE.MatchString(lastSent(s, from)) })
+	link := linkRE.FindString(lastSent(s, from))
+	if code, page := submitLink(t, link, map[string]string{"cpf": cpf, "birth_date": "1990-05-17"}); code != http.StatusOK {
+		t.Fatalf("submit: %d\n%s", code, page)
+	}
+	waitFor(t, "the transfer message", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "transferir você para um especialista") })
+	var attrs map[string]string
+	waitFor(t, "the routing attributes", 20*time.Second, func() bool {
+		for _, m := range s.GC.Received() {
+			if m.FromID == from && m.CustomAttributes["secureflow.outcome"] == "verified" {
+				attrs = m.CustomAttributes
+				return true
+			}
+		}
+		return false
+	})
+	if attrs["identity_verified"] != "true" || attrs["customer_id"] == "" || attrs["secureflow.queue"] != "Customer Care" ||
+		!strings.HasSuffix(attrs["cpf_masked"], cpf[9:]+"]") || attrs["cpf_token"] == "" || attrs["secureflow.session"] != id {
+		t.Fatalf("attributes = %v", attrs)
+	}
+	var got map[string]any
+	waitFor(t, "the session to end", 20*time.Second, func() bool {
+		callAPI(t, s, key, http.MethodGet, "/v1/secure-sessions/"+id, nil, &got)
+		return got["status"] == "ended"
+	})
+	if outs, _ := got["outputs"].(map[string]any); outs["cpf_token"] != attrs["cpf_token"] {
+		t.Fatalf("session outputs = %v", got)
+	}
+	if !bytes.Contains(bytes.Join(s.Pay.Requests(), nil), []byte(cpf)) {
+		t.Fatal("the CPF did not reach the verification service: the leak check below would prove nothing")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertAbsent(t, dir, map[string]string{"cpf": cpf}, map[string][]byte{
+		"contact-centre raw bodies": bytes.Join(s.GC.RawBodies(), []byte("\n")),
+		"customer raw bodies":       rawSent(s.WA),
+		"logs":                      []byte(logs.String()),
+	})
+}
