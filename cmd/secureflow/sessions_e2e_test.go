@@ -21,6 +21,8 @@ import (
 	waemu "github.com/secureflow/secureflow/internal/emulator/whatsapp"
 	"github.com/secureflow/secureflow/internal/httpapi"
 	"github.com/secureflow/secureflow/internal/store"
+	"github.com/secureflow/secureflow/internal/store/sqlite"
+	"github.com/secureflow/secureflow/internal/vault"
 )
 
 // sessionStack starts a gateway running the flows of dirs.
@@ -440,6 +442,33 @@ func TestCardPaymentBySecureLink(t *testing.T) {
 	if !bytes.Contains(bytes.Join(s.Pay.Requests(), nil), []byte(card)) {
 		t.Fatal("the card did not reach the processor: the leak check below would prove nothing")
 	}
+	// Statuses of the session's own messages are not relayed as receipts,
+	// and nothing is dead-lettered.
+	if err := s.WA.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the outbox to drain", 20*time.Second, func() bool {
+		st, err := s.Program.store.Stats(ctx)
+		return err == nil && st.OutboxPending == 0 && st.InboxPending == 0
+	})
+	if dl, err := s.Program.store.DeadLetters(ctx, 10); err != nil || len(dl) > 0 {
+		t.Fatalf("dead letters: %+v, %v", dl, err)
+	}
+	// Every reveal is audited, and the card security code is erased once
+	// the charge has answered.
+	audit := s.Program.store.(*sqlite.DB).Vault()
+	waitFor(t, "the CVV erasure", 20*time.Second, func() bool {
+		entries, err := audit.Audit(ctx, 0, 10000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var revealedCard, erasedCVV bool
+		for _, e := range entries {
+			revealedCard = revealedCard || (e.Action == vault.ActionReveal && e.Kind == vault.KindCard && e.Principal == "flow:take-payment" && e.Purpose == "take-payment/charge")
+			erasedCVV = erasedCVV || (e.Action == vault.ActionDelete && e.Kind == vault.KindCVV && e.Purpose == "erase-after-action")
+		}
+		return revealedCard && erasedCVV
+	})
 	resp, err := http.Get(s.URL() + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -621,4 +650,40 @@ func TestSelfServiceIdentityCheck(t *testing.T) {
 		"customer raw bodies":       rawSent(s.WA),
 		"logs":                      []byte(logs.String()),
 	})
+}
+
+// TestPaymentServiceFailureFollowsOnError: the processor failing is an
+// answer, not a hang: the action step takes on_error, the customer is told,
+// and the agent gets the flow's summary for that path.
+func TestPaymentServiceFailureFollowsOnError(t *testing.T) {
+	s, _ := startStack(t, stackOptions{DataDir: t.TempDir()})
+	from := "5511955550109"
+	card := canaryDigits(t, "4", 16, detect.ValidCard)
+	send, _ := startBySecureCommand(t, s, from, "/secure take-payment amount=10.00 order_id=A-2002")
+	waitFor(t, "the secure link", 20*time.Second, func() bool { return linkRE.MatchString(lastSent(s, from)) })
+	if code, page := submitLink(t, linkRE.FindString(lastSent(s, from)), map[string]string{"card": card, "expiry": "12/" + time.Now().AddDate(3, 0, 0).Format("06"), "cvv": "123"}); code != http.StatusOK {
+		t.Fatalf("submit: %d\n%s", code, page)
+	}
+	waitFor(t, "the read-back", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "ending in") })
+	s.Pay.FailNext(100) // the first attempt and every retry of the idempotent charge fail
+	send("yes")
+	waitFor(t, "the error path", 30*time.Second, func() bool {
+		return strings.Contains(joined(receivedTexts(s.GC)[from]), "The payment service did not answer for order A-2002")
+	})
+	if !strings.Contains(joined(sentTexts(s.WA)[from]), "We could not confirm your payment") {
+		t.Fatal("the customer was not told")
+	}
+}
+
+// TestAgentMessagesDeliveredAtOnceWhenConfigured: with hold_agent_messages
+// off, the agent's messages reach the customer during the session.
+func TestAgentMessagesDeliveredAtOnceWhenConfigured(t *testing.T) {
+	s, _ := sessionStack(t, t.TempDir(), func(c *config.Config) { c.Sessions.HoldAgentMessages = false }, "testdata/sessions")
+	from := "5511955550110"
+	_, conv := startBySecureCommand(t, s, from, "/secure pin-check account=AC-10")
+	waitFor(t, "the prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code") })
+	if _, err := s.GC.SendAgentMessage(context.Background(), conv, "no rush"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the agent's message", 20*time.Second, func() bool { return lastSent(s, from) == "no rush" })
 }

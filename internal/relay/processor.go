@@ -399,6 +399,11 @@ func (p *processor) customerStatus(ctx context.Context, e event.Event) ([]outIte
 		return nil, err
 	}
 	genesysID := sent.Ref
+	if genesysID == "" {
+		// A message the gateway wrote itself (a secure session's prompt):
+		// there is no agent message to report on.
+		return nil, errIgnored
+	}
 	key := "receipt:" + genesysID + ":" + status
 	return []outItem{{dest: DestGenesys, kind: KindReceipt, key: key, ref: e.RefID,
 		cmd: command{Customer: sent.Conversation, Target: genesysID, Status: status, Reasons: failureReasons(e.StatusCodes), Time: e.Time}}}, nil
@@ -442,6 +447,9 @@ func (p *processor) agentReceipt(ctx context.Context, e event.Event) ([]outItem,
 		return nil, errIgnored
 	}
 	wamid := posted.Ref
+	if wamid == "" {
+		return nil, errIgnored // a note the gateway posted, not a customer message
+	}
 	key := "read:" + wamid
 	return []outItem{{dest: DestWhatsApp, kind: KindRead, key: key, ref: wamid,
 		cmd: command{Customer: posted.Conversation, Target: wamid, Time: e.Time}}}, nil

@@ -75,7 +75,11 @@ const (
 type Effect struct {
 	Kind EffectKind
 	// Key is the effect's idempotency key, unique across the gateway.
-	Key          string
+	Key string
+	// Ref, for a message to the customer that relays an agent's message,
+	// is the agent message's id, so that channel statuses reach the agent
+	// as receipts.
+	Ref          string
 	Text         string
 	Buttons      []event.Button
 	Queue        string
@@ -120,7 +124,7 @@ func effectItem(customer string, ef Effect, now time.Time) outItem {
 	switch ef.Kind {
 	case EffectToCustomer:
 		c.Text, c.Buttons = ef.Text, ef.Buttons
-		return outItem{dest: DestWhatsApp, kind: KindMessage, key: ef.Key, cmd: c}
+		return outItem{dest: DestWhatsApp, kind: KindMessage, key: ef.Key, ref: ef.Ref, cmd: c}
 	case EffectToAgent:
 		c.Text = ef.Text
 		c.MessageID = StableMessageID(event.SourceGateway, ef.Key)

@@ -435,7 +435,7 @@ func (t *turn) finish(outcome string, outputs []*flow.Binding) {
 		}
 	}
 	for _, h := range t.st.Held {
-		t.effects = append(t.effects, relay.Effect{Kind: relay.EffectToCustomer, Key: "genesys:" + h.ID, Text: h.Text, Buttons: h.Buttons})
+		t.effects = append(t.effects, relay.Effect{Kind: relay.EffectToCustomer, Key: "genesys:" + h.ID, Ref: h.ID, Text: h.Text, Buttons: h.Buttons})
 	}
 	t.st.Held = nil
 }

@@ -67,6 +67,7 @@ type Emulator struct {
 
 	mu        sync.Mutex
 	next      Outcome
+	failing   int // charges still to answer with a 500
 	charges   []Charge
 	requests  [][]byte
 	idem      map[string]stored
@@ -116,6 +117,14 @@ func (e *Emulator) SetNext(o Outcome) {
 	e.next = o
 }
 
+// FailNext makes the next n charge attempts answer 500 (an outage that
+// outlasts the caller's retries).
+func (e *Emulator) FailNext(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.failing = n
+}
+
 // Reset forgets every charge, request, idempotency key, customer and the
 // next outcome.
 func (e *Emulator) Reset() {
@@ -125,7 +134,7 @@ func (e *Emulator) Reset() {
 }
 
 func (e *Emulator) reset() {
-	e.next, e.charges, e.requests = "", nil, nil
+	e.next, e.charges, e.requests, e.failing = "", nil, nil, 0
 	e.idem, e.customers, e.otps = map[string]stored{}, map[string]string{}, map[string]string{}
 }
 
@@ -260,6 +269,10 @@ func (e *Emulator) charge(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	next := e.next
 	e.next = ""
+	if e.failing > 0 {
+		e.failing--
+		next = OutcomeError
+	}
 	e.mu.Unlock()
 
 	switch next {
