@@ -15,11 +15,55 @@ async function api(method, path, body) {
   return text ? JSON.parse(text) : null;
 }
 
+// linkify appends text to el, turning http(s) URLs (secure links) into
+// anchors that open in a new tab. Built with DOM nodes, never innerHTML.
+function linkify(el, text) {
+  const re = /https?:\/\/[^\s]+/g;
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    el.appendChild(document.createTextNode(text.slice(last, m.index)));
+    const a = document.createElement("a");
+    a.href = m[0];
+    a.textContent = m[0];
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    el.appendChild(a);
+    last = m.index + m[0].length;
+  }
+  el.appendChild(document.createTextNode(text.slice(last)));
+}
+
+// replyButtons returns the reply buttons of an interactive message sent to
+// the customer (whatsapp.md §2.2), as {id, title}.
+function replyButtons(m) {
+  try {
+    const b = m.interactive && m.interactive.action && m.interactive.action.buttons;
+    return Array.isArray(b) ? b.map((x) => x.reply).filter((r) => r && r.id) : [];
+  } catch (e) {
+    return [];
+  }
+}
+
+async function tap(reply) {
+  const from = $("wa-from").value.trim();
+  await api("POST", "/emulator/whatsapp/customer-messages", { from, name: $("wa-name").value, button_reply: reply });
+  sentByCustomer.push({ from, text: "▸ " + reply.title, time: new Date().toISOString() });
+  refresh();
+}
+
 function render(list, items) {
   list.replaceChildren(...items.map((it) => {
     const li = document.createElement("li");
     li.className = it.dir;
-    li.textContent = it.text;
+    linkify(li, it.text);
+    for (const r of it.buttons || []) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "reply";
+      b.textContent = r.title;
+      b.addEventListener("click", () => tap(r));
+      li.appendChild(b);
+    }
     const small = document.createElement("small");
     small.textContent = it.meta;
     li.appendChild(small);
@@ -41,7 +85,7 @@ async function refresh() {
     const sent = list(await api("GET", "/emulator/whatsapp/sent?to=" + encodeURIComponent(customer)), "messages");
     const phone = sentByCustomer.filter((m) => m.from === customer)
       .map((m) => ({ dir: "out", text: m.text, meta: when(m.time) + " · you", time: m.time }))
-      .concat(sent.map((m) => ({ dir: "in", text: m.text || "(interactive message)", meta: when(m.time) + " · business", time: m.time })));
+      .concat(sent.map((m) => ({ dir: "in", text: m.text || "(interactive message)", buttons: replyButtons(m), meta: when(m.time) + " · business", time: m.time })));
     phone.sort((a, b) => new Date(a.time) - new Date(b.time));
     render($("wa-log"), phone);
 
@@ -81,6 +125,10 @@ $("gc-form").addEventListener("submit", async (ev) => {
   $("gc-text").value = "";
   refresh();
 });
+
+for (const b of document.querySelectorAll("button.try")) {
+  b.addEventListener("click", () => { $("gc-text").value = b.dataset.text; $("gc-text").focus(); });
+}
 
 refresh();
 setInterval(refresh, 1000);
