@@ -904,23 +904,7 @@ func transportError(err error) error {
 }
 
 // kindOf maps a catalog output kind to the vault's.
-func kindOf(k flow.InputType) vault.Kind {
-	switch k {
-	case flow.InputCardNumber:
-		return vault.KindCard
-	case flow.InputCVV:
-		return vault.KindCVV
-	case flow.InputCardExpiry:
-		return vault.KindExpiry
-	case flow.InputCPF:
-		return vault.KindCPF
-	case flow.InputPassword:
-		return vault.KindPassword
-	case flow.InputOTP, "pin":
-		return vault.KindPIN
-	}
-	return vault.Kind("secret")
-}
+func kindOf(k flow.InputType) vault.Kind { return vault.Kind(k.VaultKind()) }
 
 // outputs extracts the mapped outputs from a 2xx JSON body, tokenizing the
 // secret ones.

@@ -133,6 +133,39 @@ var inputTypes = map[InputType]*inputInfo{
 	},
 }
 
+// VaultKind names the kind a value of type t is kept under in the vault
+// ("card", "cvv", "cpf", ...: the names of vault.Kind, on which reveal
+// policies and token formats depend); "secret" for types with no kind of
+// their own.
+func (t InputType) VaultKind() string {
+	switch t {
+	case InputCardNumber:
+		return "card"
+	case InputCVV:
+		return "cvv"
+	case InputCardExpiry:
+		return "expiry"
+	case InputCPF:
+		return "cpf"
+	case InputCNPJ:
+		return "cnpj"
+	case InputIBAN:
+		return "iban"
+	case InputSSN:
+		return "ssn"
+	case InputEmail:
+		return "email"
+	case InputPhone:
+		return "phone"
+	case InputPassword:
+		return "password"
+	case InputOTP, InputDigits:
+		return "pin"
+	default:
+		return "secret"
+	}
+}
+
 // Valid reports whether t is a known input type.
 func (t InputType) Valid() bool { _, ok := inputTypes[t]; return ok }
 

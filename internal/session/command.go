@@ -36,7 +36,7 @@ func parseCommand(text string) (command, bool) {
 	if err != "" {
 		return command{Err: err}, true
 	}
-	if len(words) == 0 {
+	if len(words) == 0 || words[0] == "" {
 		return command{Err: "say which flow: /secure <flow> name=value ..."}, true
 	}
 	switch words[0] {

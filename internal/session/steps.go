@@ -638,34 +638,7 @@ func normalizeJSON(v any) any {
 }
 
 // vaultKind maps a flow input type to the vault's kind.
-func vaultKind(t flow.InputType) vault.Kind {
-	switch t {
-	case flow.InputCardNumber:
-		return vault.KindCard
-	case flow.InputCVV:
-		return vault.KindCVV
-	case flow.InputCardExpiry:
-		return vault.KindExpiry
-	case flow.InputCPF:
-		return vault.KindCPF
-	case flow.InputCNPJ:
-		return vault.KindCNPJ
-	case flow.InputIBAN:
-		return vault.KindIBAN
-	case flow.InputSSN:
-		return vault.KindSSN
-	case flow.InputEmail:
-		return vault.KindEmail
-	case flow.InputPhone:
-		return vault.KindPhone
-	case flow.InputPassword:
-		return vault.KindPassword
-	case flow.InputOTP, flow.InputDigits:
-		return vault.KindPIN
-	default:
-		return vault.Kind("secret")
-	}
-}
+func vaultKind(t flow.InputType) vault.Kind { return vault.Kind(t.VaultKind()) }
 
 // capture tokenizes a captured value and returns what the state keeps.
 func (e *Engine) capture(ctx context.Context, st *state, t flow.InputType, norm string) (*secretRef, error) {
