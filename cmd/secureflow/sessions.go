@@ -275,6 +275,20 @@ func (g genesysControl) PostWithAttributes(ctx context.Context, m genesys.Inboun
 	return g.c.SendMessage(ctx, m)
 }
 
+// ReleaseAgent implements relay.Control: the connected agent's participant
+// is disconnected (genesys.md §3.2).
+func (g genesysControl) ReleaseAgent(ctx context.Context, peer string) error {
+	conv, err := g.c.GetConversation(ctx, peer)
+	if err != nil {
+		return err
+	}
+	agent, ok := conv.Agent()
+	if !ok {
+		return nil
+	}
+	return g.c.DisconnectParticipant(ctx, peer, agent.ID)
+}
+
 // Disconnect implements relay.Control (genesys.md §3.2).
 func (g genesysControl) Disconnect(ctx context.Context, peer string) error {
 	return g.c.Disconnect(ctx, peer)

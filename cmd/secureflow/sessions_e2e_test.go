@@ -512,18 +512,61 @@ func startBySecureCommand(t *testing.T, s *stack, from, cmd string) (send func(s
 	return send, conv
 }
 
-// TestUnreservedFlowTransfersFromTheAgent: without reservation the agent
-// is told they are released and sees no progress; the flow ends in a
-// transfer that replaces the agent participant with the queue.
-func TestUnreservedFlowTransfersFromTheAgent(t *testing.T) {
+// TestUnreservedFlowReleasesTheAgent: without reservation the agent is
+// told and released (their participant disconnected) as the flow starts,
+// sees no progress, and the flow's transfer goes to the inbound message
+// flow as custom attributes.
+func TestUnreservedFlowReleasesTheAgent(t *testing.T) {
 	s, _ := sessionStack(t, t.TempDir(), nil, "testdata/sessions")
 	from := "5511955550105"
 	send, conv := startBySecureCommand(t, s, from, "/secure escalate")
 	waitFor(t, "the prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code") })
 	waitFor(t, "the release notice", 20*time.Second, func() bool {
-		return strings.Contains(joined(receivedTexts(s.GC)[from]), "you are not needed for it")
+		return strings.Contains(joined(receivedTexts(s.GC)[from]), "You are released from this conversation")
+	})
+	waitFor(t, "the agent's release", 20*time.Second, func() bool {
+		for _, c := range s.GC.Conversations() {
+			if c.ID != conv {
+				continue
+			}
+			for _, p := range c.Participants {
+				if p.Purpose == "agent" && p.State == "disconnected" {
+					return true
+				}
+			}
+		}
+		return false
 	})
 	send("123456")
+	waitFor(t, "the routing attributes", 20*time.Second, func() bool {
+		for _, m := range s.GC.Received() {
+			if m.FromID == from && m.CustomAttributes["secureflow.queue"] == "Support" && m.CustomAttributes["reason"] == "verification" &&
+				m.CustomAttributes["secureflow.outcome"] == "verified" {
+				return true
+			}
+		}
+		return false
+	})
+	if len(s.GC.Transfers()) != 0 {
+		t.Fatal("a released agent was replaced")
+	}
+	if strings.Contains(joined(receivedTexts(s.GC)[from]), "received") {
+		t.Fatal("an unreserved agent was shown progress")
+	}
+	if !strings.Contains(joined(sentTexts(s.WA)[from]), "a specialist will continue") {
+		t.Fatal("the customer was not told about the transfer")
+	}
+}
+
+// TestReservedTransferReplacesTheAgent: a reserved agent still present at
+// a transfer is replaced with the queue (genesys.md §3.1).
+func TestReservedTransferReplacesTheAgent(t *testing.T) {
+	s, _ := sessionStack(t, t.TempDir(), nil, "testdata/sessions")
+	from := "5511955550111"
+	send, conv := startBySecureCommand(t, s, from, "/secure pin-check account=AC-11")
+	waitFor(t, "the prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code") })
+	send("x")
+	send("y") // two invalid entries: the failure path, a transfer in this flow
 	waitFor(t, "the transfer", 20*time.Second, func() bool {
 		for _, tr := range s.GC.Transfers() {
 			if tr.ConversationID == conv && tr.QueueName == "Support" {
@@ -532,12 +575,6 @@ func TestUnreservedFlowTransfersFromTheAgent(t *testing.T) {
 		}
 		return false
 	})
-	if strings.Contains(joined(receivedTexts(s.GC)[from]), "received") {
-		t.Fatal("an unreserved agent was shown progress")
-	}
-	if !strings.Contains(joined(sentTexts(s.WA)[from]), "a specialist will continue") {
-		t.Fatal("the customer was not told about the transfer")
-	}
 }
 
 // TestStepTimeoutFiresOnce: a customer who does not answer is timed out

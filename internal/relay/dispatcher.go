@@ -189,6 +189,12 @@ func (d *dispatcher) send(ctx context.Context, m store.OutboxMessage) (ext, peer
 			return "", "", err
 		}
 		return "", "", d.control.Disconnect(ctx, peer)
+	case m.Destination == DestGenesys && m.Kind == KindRelease:
+		peer, err := d.peer(ctx, m.Conversation)
+		if err != nil {
+			return "", "", err
+		}
+		return "", "", d.control.ReleaseAgent(ctx, peer)
 	case m.Destination == DestAction && d.actions != nil:
 		return "", "", d.actions.RunAction(ctx, c.Action)
 	default:

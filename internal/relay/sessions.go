@@ -69,6 +69,9 @@ const (
 	// EffectAction runs a data action: Payload is handed to
 	// Actions by the dispatcher.
 	EffectAction
+	// EffectReleaseAgent ends the agent's participation in the contact
+	// centre's conversation (a flow started without reservation).
+	EffectReleaseAgent
 )
 
 // Effect is one thing a secure session asks the relay to do.
@@ -108,6 +111,9 @@ type Control interface {
 	PostWithAttributes(ctx context.Context, m genesys.InboundMessage, attrs map[string]string) (genesys.Posted, error)
 	// Disconnect ends the contact centre's conversation peer.
 	Disconnect(ctx context.Context, peer string) error
+	// ReleaseAgent ends the connected agent's participation in peer; no
+	// connected agent is not an error.
+	ReleaseAgent(ctx context.Context, peer string) error
 }
 
 // Destination and kinds of session effects.
@@ -115,6 +121,7 @@ const (
 	DestAction     = "action"
 	KindTransfer   = "transfer"
 	KindDisconnect = "disconnect"
+	KindRelease    = "release"
 	KindAction     = "action"
 )
 
@@ -135,6 +142,8 @@ func effectItem(customer string, ef Effect, now time.Time) outItem {
 		return outItem{dest: DestGenesys, kind: KindTransfer, key: ef.Key, cmd: c}
 	case EffectDisconnect:
 		return outItem{dest: DestGenesys, kind: KindDisconnect, key: ef.Key, cmd: c}
+	case EffectReleaseAgent:
+		return outItem{dest: DestGenesys, kind: KindRelease, key: ef.Key, cmd: c}
 	default: // EffectAction
 		c.Action = ef.Payload
 		return outItem{dest: DestAction, kind: KindAction, key: ef.Key, cmd: c}

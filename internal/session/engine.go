@@ -510,6 +510,11 @@ func (e *Engine) begin(ctx context.Context, id, conversation string, d startData
 		// Said before the reservation check in toAgent would drop it for
 		// an unreserved agent: the agent must know either way.
 		t.effects = append(t.effects, relay.Effect{Kind: relay.EffectToAgent, Key: t.key("a"), Text: say(st.Locale, note, fl.ID, id)})
+		if !st.Reserved {
+			// Without reservation the agent is released as the flow
+			// starts; the flow ends by transfer or disconnect.
+			t.effects = append(t.effects, relay.Effect{Kind: relay.EffectReleaseAgent, Key: t.key("r")})
+		}
 	}
 	if st.Reserved && e.cfg.Watcher != nil && peer != "" {
 		t.after = append(t.after, func(ctx context.Context) {

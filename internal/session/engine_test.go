@@ -215,10 +215,14 @@ func (m *memStore) ActiveSession(_ context.Context, conv string) (store.SessionR
 }
 
 func (m *memStore) ActiveSessionByPeer(_ context.Context, peer string) (store.SessionRecord, error) {
-	return m.find(func(r store.SessionRecord) bool { return peer != "" && r.PeerConversationID == peer && r.Status == store.SessionActive })
+	return m.find(func(r store.SessionRecord) bool {
+		return peer != "" && r.PeerConversationID == peer && r.Status == store.SessionActive
+	})
 }
 
-func (m *memStore) ActiveSessions(context.Context, string, int) ([]store.SessionRecord, error) { return nil, nil }
+func (m *memStore) ActiveSessions(context.Context, string, int) ([]store.SessionRecord, error) {
+	return nil, nil
+}
 func (m *memStore) DueSessions(context.Context, time.Time, int) ([]store.SessionRecord, error) {
 	return nil, nil
 }
@@ -228,7 +232,9 @@ func (m *memStore) Conversation(context.Context, string) (store.Conversation, er
 
 type plainSealer struct{}
 
-func (plainSealer) Seal(pt, ad []byte) ([]byte, error) { return append(append([]byte{}, ad...), pt...), nil }
+func (plainSealer) Seal(pt, ad []byte) ([]byte, error) {
+	return append(append([]byte{}, ad...), pt...), nil
+}
 func (plainSealer) Open(ct, ad []byte) ([]byte, error) {
 	if !strings.HasPrefix(string(ct), string(ad)) {
 		return nil, errors.New("wrong associated data")

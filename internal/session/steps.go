@@ -405,7 +405,10 @@ func (t *turn) end(s *flow.Step) error {
 		if dest != "" {
 			attrs["secureflow.queue"] = dest
 		}
-		replace := t.st.Mode == string(flow.ModeAgentReferred) && !t.st.AgentGone && b.Queue != ""
+		// A reserved agent still present is replaced with the queue;
+		// otherwise (self-service, released or departed agent) the inbound
+		// message flow routes on the attributes.
+		replace := t.agentPresent() && b.Queue != ""
 		t.effects = append(t.effects, relay.Effect{Kind: relay.EffectTransfer, Key: t.key("t"), Queue: b.Queue, Attributes: attrs,
 			ReplaceAgent: replace, Text: say(t.st.Locale, "agent_transfer", t.st.Outcome, dest)})
 	case *flow.Disconnect:

@@ -19,7 +19,7 @@ var texts = map[string]map[string]string{
 		"cancelled":      "The secure session was cancelled.",
 		"unavailable":    "Sorry, this step is not available right now.",
 		"agent_started":  "🔒 Secure session started: %s (%s). What the customer enters is hidden from this conversation; you will see progress here.",
-		"agent_released": "🔒 Secure session started: %s (%s). The flow will end by transferring or closing the conversation; you are not needed for it.",
+		"agent_released": "🔒 Secure session started: %s (%s). You are released from this conversation: the flow ends by transferring or closing it.",
 		"agent_progress": "🔒 %s",
 		"agent_returned": "🔒 Secure session ended (%s): %s",
 		"agent_transfer": "🔒 Secure session ended (%s): transferring to %s.",

@@ -144,3 +144,15 @@ func (c *Client) Disconnect(ctx context.Context, conversationID string) error {
 	u := c.api + "/api/v2/conversations/messages/" + url.PathEscape(conversationID)
 	return c.do(ctx, "disconnect", http.MethodPatch, u, map[string]string{"state": StateDisconnected}, nil)
 }
+
+// DisconnectParticipant ends one participant of a message conversation,
+// such as an agent released when a secure flow starts without reservation
+// (genesys.md §3.2: PATCH …/participants/{participantId} with a
+// MediaParticipantRequest whose state is "disconnected").
+func (c *Client) DisconnectParticipant(ctx context.Context, conversationID, participantID string) error {
+	if conversationID == "" || participantID == "" {
+		return fmt.Errorf("genesys: disconnect participant: empty conversation or participant id")
+	}
+	u := c.api + "/api/v2/conversations/messages/" + url.PathEscape(conversationID) + "/participants/" + url.PathEscape(participantID)
+	return c.do(ctx, "disconnect participant", http.MethodPatch, u, map[string]string{"state": StateDisconnected}, nil)
+}

@@ -465,3 +465,35 @@ func TestNotificationsErrorsRedacted(t *testing.T) {
 		t.Error("NewNotifications without Tokens and OnUserEnd accepted")
 	}
 }
+
+// TestDisconnectParticipant releases the agent alone: the customer stays.
+func TestDisconnectParticipant(t *testing.T) {
+	env := newEmuEnv(t)
+	ctx := context.Background()
+	id := env.start(t, "5511900000009", nil)
+	conv, err := env.client.GetConversation(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, ok := conv.Agent()
+	if !ok {
+		t.Fatal("no agent")
+	}
+	if err := env.client.DisconnectParticipant(ctx, id, agent.ID); err != nil {
+		t.Fatal(err)
+	}
+	conv, _ = env.client.GetConversation(ctx, id)
+	if _, ok := conv.Agent(); ok {
+		t.Fatalf("agent still connected: %+v", conv.Participants)
+	}
+	if conv.Participants[0].Purpose != "customer" || conv.Participants[0].State != "connected" {
+		t.Fatalf("the customer was disconnected too: %+v", conv.Participants)
+	}
+	var ae *genesys.APIError
+	if err := env.client.DisconnectParticipant(ctx, id, "nope"); !errors.As(err, &ae) || ae.Status != 404 {
+		t.Fatalf("unknown participant: %v", err)
+	}
+	if err := env.client.DisconnectParticipant(ctx, "", agent.ID); err == nil {
+		t.Fatal("an empty conversation id was accepted")
+	}
+}

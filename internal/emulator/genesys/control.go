@@ -27,6 +27,7 @@ func (e *Emulator) routes() *http.ServeMux {
 	// Conversation with participants (genesys.md §1.5 names the GET) and
 	// blind transfer to a queue (genesys.md §3.1).
 	mux.HandleFunc("GET "+Prefix+"/api/v2/conversations/messages/{conversationId}", e.handleGetConversation)
+	mux.HandleFunc("PATCH "+Prefix+"/api/v2/conversations/messages/{conversationId}/participants/{participantId}", e.handleDisconnectParticipant)
 	mux.HandleFunc("POST "+Prefix+"/api/v2/conversations/{conversationId}/participants/{participantId}/replace/queue", e.handleReplaceQueue)
 	// Notifications API (genesys.md §3.3) and the channels' WebSockets.
 	mux.HandleFunc("POST "+Prefix+"/api/v2/notifications/channels", e.handleCreateChannel)

@@ -400,3 +400,47 @@ func (e *Emulator) handleAgentLeave(w http.ResponseWriter, r *http.Request) {
 func (e *Emulator) handleTransfers(w http.ResponseWriter, r *http.Request) {
 	emulate.WriteJSON(w, http.StatusOK, map[string]any{"transfers": emulate.NonNil(e.Transfers())})
 }
+
+// DisconnectParticipant ends one participant (genesys.md §3.2). An agent
+// ended this way is recorded with disconnectType CLIENT and published as
+// user.end (inference: the fact sheet does not say which type Genesys
+// records for a participant ended through the API).
+func (e *Emulator) DisconnectParticipant(conversationID, participantID string) (Participant, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.conversations.Get(conversationID)
+	if !ok {
+		return Participant{}, ErrUnknownConversation
+	}
+	for i := range c.Participants {
+		if p := &c.Participants[i]; p.ID == participantID {
+			if p.State != StateDisconnected {
+				e.endParticipantLocked(c, p, DisconnectClient, e.cfg.Now())
+			}
+			return *p, nil
+		}
+	}
+	return Participant{}, ErrUnknownParticipant
+}
+
+func (e *Emulator) handleDisconnectParticipant(w http.ResponseWriter, r *http.Request) {
+	raw, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	e.keepRaw(raw)
+	if ae := e.authenticate(r); ae != nil {
+		e.writeAPIError(w, ae)
+		return
+	}
+	var body struct {
+		State string `json:"state"`
+	}
+	if json.Unmarshal(raw, &body) != nil || body.State != StateDisconnected {
+		e.writeAPIError(w, badRequest(`state must be "disconnected".`))
+		return
+	}
+	p, err := e.DisconnectParticipant(r.PathValue("conversationId"), r.PathValue("participantId"))
+	if err != nil {
+		e.writeAPIError(w, &apiError{status: http.StatusNotFound, code: "not.found", message: "Conversation or participant not found."})
+		return
+	}
+	emulate.WriteJSON(w, http.StatusOK, p)
+}
