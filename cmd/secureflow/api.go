@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/secureflow/secureflow/internal/action"
 	"github.com/secureflow/secureflow/internal/config"
 	"github.com/secureflow/secureflow/internal/httpapi"
 	"github.com/secureflow/secureflow/internal/session"
@@ -77,10 +79,27 @@ func apiView(v session.View) httpapi.Session {
 	return s
 }
 
+// apiActions passes /v1/actions invocations to the executor under the
+// principal the vault's reveal policy names for API keys ("api:<key id>").
+type apiActions struct{ x httpapi.Actions }
+
+// InvokeWithTokens implements httpapi.Actions.
+func (a apiActions) InvokeWithTokens(ctx context.Context, name string, inputs map[string]string, idempotencyKey, keyID string) (map[string]any, error) {
+	return a.x.InvokeWithTokens(ctx, name, inputs, idempotencyKey, "api:"+keyID)
+}
+
 var apiErrorAliases = []httpapi.ErrorAlias{
 	{From: session.ErrNotFound, To: httpapi.ErrNotFound},
 	{From: session.ErrConflict, To: httpapi.ErrConflict},
 	{From: session.ErrInvalid, To: httpapi.ErrInvalid},
+	{From: action.ErrUnknownAction, To: httpapi.ErrNotFound},
+	{From: action.ErrInvalidCall, To: httpapi.ErrInvalid},
+	{From: action.ErrNotAllowed, To: &httpapi.Error{Status: http.StatusForbidden, Code: "not_allowed",
+		Message: "this key may not use these tokens for this action"}},
+	{From: action.ErrUpstream, To: httpapi.ErrUpstream},
+	{From: action.ErrTimeout, To: httpapi.ErrUpstream},
+	{From: action.ErrBadResponse, To: httpapi.ErrUpstream},
+	{From: action.ErrCircuitOpen, To: httpapi.ErrUnavailable},
 }
 
 func newAPIKeyCmd() *cobra.Command {

@@ -250,7 +250,11 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 			p.store.Close()
 			return nil, err
 		}
-		mux.Handle("/v1/", httpapi.New(httpapi.Config{Sessions: apiSessions{p.sessions}, Actions: p.actions, Keys: keys,
+		var actions httpapi.Actions
+		if p.actions != nil {
+			actions = apiActions{p.actions}
+		}
+		mux.Handle("/v1/", httpapi.New(httpapi.Config{Sessions: apiSessions{p.sessions}, Actions: actions, Keys: keys,
 			Logger: p.log.With("component", "api"), Now: now, ErrorAliases: apiErrorAliases}))
 	}
 	if p.links != nil {
@@ -297,6 +301,13 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 		go func() {
 			defer p.background.Done()
 			_ = p.sessions.Run(bg) // fires session timers
+		}()
+	}
+	if db, ok := p.store.(*sqlite.DB); ok && p.links != nil {
+		p.background.Add(1)
+		go func() {
+			defer p.background.Done()
+			sweepLinks(bg, db.Links(), now, p.log)
 		}()
 	}
 	if p.notifications != nil {

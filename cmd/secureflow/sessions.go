@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -189,12 +193,14 @@ func (p *Program) wireSessions(ctx context.Context, cfg config.Config, o Options
 	if !ok {
 		return fmt.Errorf("sessions: secure links need the sqlite store")
 	}
-	key := cfg.Sessions.LinkKey.Value.Reveal()
-	if len(key) == 0 {
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
+	key := make([]byte, 32)
+	if ikm := cfg.Sessions.LinkKey.Value.Reveal(); len(ikm) > 0 {
+		// Any configured length ≥ 32 bytes: the form-secret key is derived.
+		if key, err = hkdf.Key(sha256.New, ikm, nil, "secureflow securelink csrf v1", 32); err != nil {
 			return err
 		}
+	} else if _, err := rand.Read(key); err != nil {
+		return err
 	}
 	base := cfg.Sessions.PublicURL
 	if base == "" {
@@ -202,7 +208,8 @@ func (p *Program) wireSessions(ctx context.Context, cfg config.Config, o Options
 	}
 	sink := &linkSink{}
 	svc, err := securelink.New(securelink.Config{BaseURL: base, UnopenedTTL: cfg.Sessions.LinkUnopenedTTL, OpenedTTL: cfg.Sessions.LinkOpenedTTL,
-		MaxAttempts: cfg.Sessions.LinkMaxAttempts, CSRFKey: key, Now: p.now, Logger: p.log.With("component", "securelink"), Metrics: p.registry},
+		MaxAttempts: cfg.Sessions.LinkMaxAttempts, CSRFKey: key, Now: p.now, Logger: p.log.With("component", "securelink"), Metrics: p.registry,
+		ClientIP: clientIP(cfg.Sessions.ClientIPHeader)},
 		db.Links(), sink)
 	if err != nil {
 		return err
@@ -322,4 +329,41 @@ func (l linkIssuer) Issue(ctx context.Context, r session.LinkRequest) (string, t
 // Revoke implements session.Links.
 func (l linkIssuer) Revoke(ctx context.Context, session string) error {
 	return l.s.Revoke(ctx, session)
+}
+
+// clientIP returns how secure links find the client's address: from a
+// trusted proxy's header when one is configured, else the connection.
+func clientIP(header string) func(*http.Request) string {
+	return func(r *http.Request) string {
+		if header != "" {
+			first, _, _ := strings.Cut(r.Header.Get(header), ",")
+			if ip := strings.TrimSpace(first); ip != "" {
+				return ip
+			}
+		}
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		return host
+	}
+}
+
+// sweepLinks deletes secure links expired for a day, every hour, until ctx
+// ends.
+func sweepLinks(ctx context.Context, links *sqlite.LinkStore, now func() time.Time, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := links.DeleteExpiredLinks(ctx, now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			log.Error("deleting expired secure links failed", "error", err.Error())
+		} else if n > 0 {
+			log.Info("expired secure links deleted", "links", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/secureflow/secureflow/internal/detect"
 	waemu "github.com/secureflow/secureflow/internal/emulator/whatsapp"
 	"github.com/secureflow/secureflow/internal/httpapi"
+	"github.com/secureflow/secureflow/internal/secret"
 	"github.com/secureflow/secureflow/internal/store"
 	"github.com/secureflow/secureflow/internal/store/sqlite"
 	"github.com/secureflow/secureflow/internal/vault"
@@ -723,4 +724,45 @@ func TestAgentMessagesDeliveredAtOnceWhenConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the agent's message", 20*time.Second, func() bool { return lastSent(s, from) == "no rush" })
+}
+
+// TestInvokeActionWithTokens: a contact-centre data action passes a vault
+// token; the gateway swaps in the value for the upstream call only and
+// answers with the sanitized result. The reveal is audited under the API
+// key.
+func TestInvokeActionWithTokens(t *testing.T) {
+	key, withKey := apiKey(t)
+	s, _ := startStack(t, stackOptions{DataDir: t.TempDir(), Tune: withKey})
+	ctx := context.Background()
+	var res map[string]any
+	if code := callAPI(t, s, key, http.MethodPost, "/v1/actions/accounts.send_otp/invoke", map[string]any{
+		"inputs": map[string]any{"account_id": "AC-5"}}, &res); code != http.StatusOK {
+		t.Fatalf("send_otp: %d %v", code, res)
+	}
+	otp := s.Pay.OTP("AC-5")
+	tok, err := s.Program.vault.Tokenize(ctx, vault.KindPIN, secret.FromString(otp), vault.Options{Principal: "test", Retention: vault.RetainDays(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := callAPI(t, s, key, http.MethodPost, "/v1/actions/accounts.verify_otp/invoke", map[string]any{
+		"inputs": map[string]any{"account_id": "AC-5", "code": tok.ID}}, &res); code != http.StatusOK {
+		t.Fatalf("verify_otp: %d %v", code, res)
+	}
+	if outs, _ := res["outputs"].(map[string]any); outs["valid"] != true {
+		t.Fatalf("verify_otp answered %v", res)
+	}
+	entries, err := s.Program.store.(*sqlite.DB).Vault().Audit(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := false
+	for _, e := range entries {
+		audited = audited || (e.Action == vault.ActionReveal && e.Token == tok.ID && e.Principal == "api:testkey1" && e.Outcome == vault.OutcomeOK)
+	}
+	if !audited {
+		t.Fatal("the reveal was not audited under the API key")
+	}
+	if code := callAPI(t, s, key, http.MethodPost, "/v1/actions/nope/invoke", map[string]any{"inputs": map[string]any{}}, &res); code != http.StatusNotFound {
+		t.Fatalf("unknown action: %d %v", code, res)
+	}
 }

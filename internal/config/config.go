@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/secureflow/secureflow/internal/kms"
 	"github.com/secureflow/secureflow/internal/secret"
 )
 
@@ -64,6 +65,11 @@ type Sessions struct {
 	LinkOpenedTTL   time.Duration `yaml:"link_opened_ttl"`
 	// LinkMaxAttempts is how many invalid submissions spend a link.
 	LinkMaxAttempts int `yaml:"link_max_attempts"`
+	// ClientIPHeader names the header a trusted reverse proxy puts the
+	// client's address in (e.g. X-Forwarded-For, whose first entry is
+	// used), for secure links' per-client rate limits; empty uses the
+	// connection's address.
+	ClientIPHeader string `yaml:"client_ip_header"`
 	// LinkKey keys the secure links' CSRF tokens (at least 32 bytes);
 	// generated at start when not set, which invalidates open forms on a
 	// restart.
@@ -134,8 +140,17 @@ type Keys struct {
 	// KeysetFile holds the data keyset, encrypted under the KEK.
 	KeysetFile string `yaml:"keyset_file"`
 	// KEK is the key-encryption key: a Tink AEAD keyset in JSON, normally a
-	// reference such as file:/etc/secureflow/kek.json or env:SECUREFLOW_KEK.
+	// reference such as file:/etc/secureflow/kek.json or env:SECUREFLOW_KEK,
+	// or a HashiCorp Vault transit key URI,
+	// hcvault://HOST[:PORT]/MOUNT/keys/NAME (see docs/vault.md).
 	KEK Secret `yaml:"kek"`
+	// KMSToken is the Vault token for a hcvault:// KEK (it needs update on
+	// MOUNT/encrypt/NAME and MOUNT/decrypt/NAME); when empty, VAULT_TOKEN
+	// from the environment is used.
+	KMSToken Secret `yaml:"kms_token"`
+	// KMSCAFile is a PEM file of the CAs Vault's TLS certificate must chain
+	// to, for a Vault with a private CA; empty means the system's roots.
+	KMSCAFile string `yaml:"kms_ca_file"`
 }
 
 // WhatsApp configures the WhatsApp Cloud API side.
@@ -328,6 +343,11 @@ func (c *Config) validate() []error {
 	}
 	if c.Keys.KEK.Value.IsZero() {
 		bad("keys.kek", "required (for example file:/etc/secureflow/kek.json)")
+	} else if kek := c.Keys.KEK.Value.Reveal(); !kms.IsKeyURI(strings.TrimSpace(string(kek))) && (!c.Keys.KMSToken.Value.IsZero() || c.Keys.KMSCAFile != "") {
+		clear(kek)
+		bad("keys.kms_token", "keys.kms_token and keys.kms_ca_file apply only when keys.kek is a KMS key URI (hcvault://...)")
+	} else {
+		clear(kek)
 	}
 	if c.WhatsApp.AppSecret.Value.IsZero() {
 		bad("whatsapp.app_secret", "required: webhooks cannot be verified without it")
