@@ -77,7 +77,7 @@ func newBenchCmd(e *env) *cobra.Command {
 	}
 	idleCmd.Flags().IntVar(&idle.Conversations, "conversations", 100000, "idle conversations to create")
 	idleCmd.Flags().StringVar(&idle.DataDir, "data-dir", "", "directory to keep the database in (default: temporary)")
-	cmd.AddCommand(relayCmd, idleCmd)
+	cmd.AddCommand(relayCmd, idleCmd, newBenchSessionCmd(e))
 	return cmd
 }
 
