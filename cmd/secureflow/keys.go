@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/secureflow/secureflow/internal/kms"
 	"github.com/secureflow/secureflow/internal/store/sqlite"
 	"github.com/secureflow/secureflow/internal/vault"
 )
@@ -35,7 +36,7 @@ func (f *vaultFlags) register(cmd *cobra.Command, e *env, withKEK bool) {
 	cmd.Flags().StringVar(&f.db, "db", def, "SQLite database (default $SECUREFLOW_STORE_SQLITE_PATH or secureflow.db)")
 	if withKEK {
 		cmd.Flags().StringVar(&f.kek, "kek", lookupEnv(e.environ, "SECUREFLOW_KEYS_KEK"),
-			"key-encryption key: file:PATH or env:NAME (default $SECUREFLOW_KEYS_KEK)")
+			"key-encryption key: file:PATH, env:NAME or hcvault://HOST[:PORT]/MOUNT/keys/NAME with the Vault token in $VAULT_TOKEN (default $SECUREFLOW_KEYS_KEK)")
 	}
 	if !withKEK {
 		return
@@ -45,6 +46,13 @@ func (f *vaultFlags) register(cmd *cobra.Command, e *env, withKEK bool) {
 		user = "unknown"
 	}
 	cmd.Flags().StringVar(&f.principal, "principal", "operator:"+user, "who is acting, for the audit log")
+}
+
+// kmsOptions are the options for a hcvault:// KEK: the Vault token comes
+// from VAULT_TOKEN (vault.OpenKEK's fallback), a private CA from
+// $SECUREFLOW_KEYS_KMS_CA_FILE, as for serve's keys.kms_ca_file.
+func kmsOptions(e *env) []kms.Option {
+	return []kms.Option{kms.WithCAFile(lookupEnv(e.environ, "SECUREFLOW_KEYS_KMS_CA_FILE"))}
 }
 
 func lookupEnv(environ []string, name string) string {
@@ -61,7 +69,7 @@ func (f *vaultFlags) openVault(ctx context.Context, e *env) (*vault.Vault, *sqli
 	if _, err := os.Stat(f.db); err != nil {
 		return nil, nil, fmt.Errorf("database: %w", err)
 	}
-	kek, err := vault.OpenKEK(f.kek, e.environ)
+	kek, err := vault.OpenKEK(f.kek, e.environ, kmsOptions(e)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -119,7 +127,7 @@ KEK out of the database's backups: whoever has both can decrypt everything.`,
 				}
 				fmt.Fprintf(e.stdout, "wrote KEK %s to %s (mode 0600); configure keys.kek: file:%s\n", kek.ID(), kekFile, absPath(kekFile))
 			default:
-				if kek, err = vault.OpenKEK(f.kek, e.environ); err != nil {
+				if kek, err = vault.OpenKEK(f.kek, e.environ, kmsOptions(e)...); err != nil {
 					return err
 				}
 			}
@@ -309,7 +317,7 @@ and destroy the old one once no process uses it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			nk, err := vault.OpenKEK(next, e.environ)
+			nk, err := vault.OpenKEK(next, e.environ, kmsOptions(e)...)
 			if err != nil {
 				return fmt.Errorf("--new-kek: %w", err)
 			}
@@ -326,7 +334,7 @@ and destroy the old one once no process uses it.`,
 		},
 	}
 	f.register(cmd, e, true)
-	cmd.Flags().StringVar(&next, "new-kek", "", "the new key-encryption key: file:PATH or env:NAME")
+	cmd.Flags().StringVar(&next, "new-kek", "", "the new key-encryption key: file:PATH, env:NAME or hcvault://HOST[:PORT]/MOUNT/keys/NAME (Vault token in $VAULT_TOKEN)")
 	return cmd
 }
 

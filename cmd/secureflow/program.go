@@ -25,6 +25,7 @@ import (
 	"github.com/secureflow/secureflow/internal/flow"
 	"github.com/secureflow/secureflow/internal/httpapi"
 	"github.com/secureflow/secureflow/internal/keyring"
+	"github.com/secureflow/secureflow/internal/kms"
 	"github.com/secureflow/secureflow/internal/redact"
 	"github.com/secureflow/secureflow/internal/relay"
 	"github.com/secureflow/secureflow/internal/retry"
@@ -119,7 +120,13 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 		now = time.Now
 	}
 	p.now = now
-	kek, err := keyring.ParseKEK(cfg.Keys.KEK.Value)
+	// keys.kek is a Tink keyset or a KMS key URI (hcvault://…, whose
+	// token is keys.kms_token or VAULT_TOKEN).
+	kmsOpts := []kms.Option{kms.WithToken(cfg.Keys.KMSToken.Value), kms.WithEnviron(os.Environ())}
+	if cfg.Keys.KMSCAFile != "" {
+		kmsOpts = append(kmsOpts, kms.WithCAFile(cfg.Keys.KMSCAFile))
+	}
+	kek, err := keyring.ParseKEK(cfg.Keys.KEK.Value, kmsOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +163,7 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 			return nil, err
 		}
 		p.store = db
-		vkek, err := vault.ParseKEK(cfg.Keys.KEK.Value)
+		vkek, err := vault.ParseKEK(cfg.Keys.KEK.Value, kmsOpts...)
 		if err != nil {
 			db.Close()
 			return nil, err

@@ -12,6 +12,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/secureflow/secureflow/internal/kms"
 	"github.com/secureflow/secureflow/internal/secret"
 )
 
@@ -61,9 +62,23 @@ func NewKEK() (secret.Value, error) {
 	return secret.New(buf.Bytes()), nil
 }
 
-// ParseKEK turns a KEK keyset (JSON) into an AEAD.
-func ParseKEK(kek secret.Value) (tink.AEAD, error) {
-	h, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(bytes.NewReader(kek.Reveal())))
+// ParseKEK turns a KEK into an AEAD. The KEK is a Tink AEAD keyset in JSON,
+// or a KMS key URI (hcvault://HOST[:PORT]/MOUNT/keys/NAME, see package kms):
+// the AEAD is then that HashiCorp Vault transit key, and opts carry the
+// Vault token (kms.WithToken, kms.WithEnviron for the VAULT_TOKEN fallback)
+// and transport settings. opts are ignored for a keyset. ParseKEK does not
+// contact the KMS.
+func ParseKEK(kek secret.Value, opts ...kms.Option) (tink.AEAD, error) {
+	raw := kek.Reveal()
+	defer clear(raw)
+	if uri := bytes.TrimSpace(raw); kms.IsKeyURI(string(uri)) {
+		a, err := kms.Open(string(uri), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("keyring: KEK: %w", err)
+		}
+		return a, nil
+	}
+	h, err := insecurecleartextkeyset.Read(keyset.NewJSONReader(bytes.NewReader(raw)))
 	if err != nil {
 		// The parser's error could quote key material; it is not wrapped.
 		return nil, errors.New("keyring: the KEK is not a Tink keyset in JSON")

@@ -18,6 +18,7 @@ var allowedRevealers = map[string]string{
 	"github.com/secureflow/secureflow/internal/config":                "resolves secret references and checks lengths",
 	"github.com/secureflow/secureflow/internal/redact":                "tests only: check the value handed to the vault",
 	"github.com/secureflow/secureflow/internal/keyring":               "parses the key-encryption keyset",
+	"github.com/secureflow/secureflow/internal/kms":                   "hands the Vault token to the KMS client; reads a KMS key URI given as keys.kek",
 	"github.com/secureflow/secureflow/internal/vault":                 "encrypts and fingerprints tokenized values, parses the vault KEK; decrypts only for policy-checked, audited reveals",
 	"github.com/secureflow/secureflow/internal/channel/whatsapp":      "HMAC key for webhook signatures, Graph API bearer token",
 	"github.com/secureflow/secureflow/internal/contactcenter/genesys": "HMAC key for webhook signatures, OAuth client secret and access token",
@@ -25,6 +26,7 @@ var allowedRevealers = map[string]string{
 	"github.com/secureflow/secureflow/internal/action":                "writes revealed action inputs and upstream credentials into the outgoing request only; loads mTLS keys",
 	"github.com/secureflow/secureflow/internal/session":               "validates and masks a secure-link value before tokenizing it; reads a secret a flow condition compares (audited reveal)",
 	"github.com/secureflow/secureflow/internal/securelink":            "tests only: check the value handed to the sink",
+	"github.com/secureflow/secureflow/internal/waflows":               "HMAC key for Flows endpoint signatures (X-Hub-Signature-256); tests check the value handed to the sink",
 }
 
 // TestRevealCallers type-checks the whole module and fails if a package not

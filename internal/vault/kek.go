@@ -14,6 +14,7 @@ import (
 	"github.com/tink-crypto/tink-go/v2/keyset"
 	"github.com/tink-crypto/tink-go/v2/tink"
 
+	"github.com/secureflow/secureflow/internal/kms"
 	"github.com/secureflow/secureflow/internal/secret"
 )
 
@@ -74,10 +75,24 @@ func WrapAEAD(id string, a tink.AEAD) KEK {
 // environment variable. The keyset must be an AEAD keyset; its ID is
 // "tink-keyset:" followed by the primary key id.
 //
+// keysetJSON may instead be a KMS key URI (hcvault://HOST[:PORT]/MOUNT/
+// keys/NAME, see package kms): the KEK is then that HashiCorp Vault
+// transit key, its ID is the URI, and opts carry the Vault token
+// (kms.WithToken, kms.WithEnviron for the VAULT_TOKEN fallback) and
+// transport settings. opts are ignored for a keyset. ParseKEK does not
+// contact the KMS.
+//
 // The parser's own error is not wrapped: it could quote key material.
-func ParseKEK(keysetJSON secret.Value) (KEK, error) {
+func ParseKEK(keysetJSON secret.Value, opts ...kms.Option) (KEK, error) {
 	raw := bytes.TrimSpace(keysetJSON.Reveal())
 	defer clear(raw)
+	if kms.IsKeyURI(string(raw)) {
+		k, err := kms.Open(string(raw), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrKEK, err)
+		}
+		return k, nil
+	}
 	if len(raw) > 0 && raw[0] != '{' {
 		dec, err := base64.StdEncoding.DecodeString(string(raw))
 		if err != nil {
@@ -97,9 +112,10 @@ func ParseKEK(keysetJSON secret.Value) (KEK, error) {
 	return WrapAEAD(fmt.Sprintf("tink-keyset:%d", h.KeysetInfo().GetPrimaryKeyId()), a), nil
 }
 
-// LoadKEKFile reads a KEK keyset from path. It refuses a file that group or
-// others can read: a KEK readable by other accounts is not a secret.
-func LoadKEKFile(path string) (KEK, error) {
+// LoadKEKFile reads a KEK keyset (or a KMS key URI, see ParseKEK, which
+// opts are passed to) from path. It refuses a file that group or others can
+// read: a KEK readable by other accounts is not a secret.
+func LoadKEKFile(path string, opts ...kms.Option) (KEK, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
@@ -112,24 +128,25 @@ func LoadKEKFile(path string) (KEK, error) {
 		return nil, fmt.Errorf("%w: %w", ErrKEK, err)
 	}
 	defer clear(b)
-	k, err := ParseKEK(secret.New(b))
+	k, err := ParseKEK(secret.New(b), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return k, nil
 }
 
-// KEKFromEnv reads a KEK keyset from the environment variable name, looked
-// up in environ (os.Environ's form; passed in so that tests and the CLI do
-// not read the process environment behind the caller's back).
-func KEKFromEnv(environ []string, name string) (KEK, error) {
+// KEKFromEnv reads a KEK keyset (or a KMS key URI, see ParseKEK, which opts
+// are passed to) from the environment variable name, looked up in environ
+// (os.Environ's form; passed in so that tests and the CLI do not read the
+// process environment behind the caller's back).
+func KEKFromEnv(environ []string, name string, opts ...kms.Option) (KEK, error) {
 	prefix := name + "="
 	for _, kv := range environ {
 		if v, ok := strings.CutPrefix(kv, prefix); ok {
 			if v == "" {
 				break
 			}
-			k, err := ParseKEK(secret.FromString(v))
+			k, err := ParseKEK(secret.FromString(v), opts...)
 			if err != nil {
 				return nil, fmt.Errorf("environment variable %s: %w", name, err)
 			}
@@ -140,19 +157,25 @@ func KEKFromEnv(environ []string, name string) (KEK, error) {
 }
 
 // OpenKEK resolves a KEK reference: "file:PATH" or "env:NAME", the same
-// references the configuration's keys.kek takes. KMS references are wired
-// by the caller through [WrapAEAD] (see docs/vault.md).
-func OpenKEK(ref string, environ []string) (KEK, error) {
+// references the configuration's keys.kek takes, or a KMS key URI
+// ("hcvault://HOST[:PORT]/MOUNT/keys/NAME"), given directly or held in the
+// file or variable. For a KMS key the Vault token is kms.WithToken from
+// opts or else VAULT_TOKEN in environ; opts may also set transport options.
+// Other KMSs plug in through [WrapAEAD].
+func OpenKEK(ref string, environ []string, opts ...kms.Option) (KEK, error) {
+	opts = append([]kms.Option{kms.WithEnviron(environ)}, opts...)
 	switch {
 	case strings.HasPrefix(ref, "file:"):
-		return LoadKEKFile(strings.TrimPrefix(ref, "file:"))
+		return LoadKEKFile(strings.TrimPrefix(ref, "file:"), opts...)
 	case strings.HasPrefix(ref, "env:"):
-		return KEKFromEnv(environ, strings.TrimPrefix(ref, "env:"))
+		return KEKFromEnv(environ, strings.TrimPrefix(ref, "env:"), opts...)
+	case kms.IsKeyURI(ref):
+		return ParseKEK(secret.FromString(ref), opts...)
 	case ref == "":
-		return nil, fmt.Errorf("%w: no KEK reference given (file:PATH or env:NAME)", ErrKEK)
+		return nil, fmt.Errorf("%w: no KEK reference given (file:PATH, env:NAME or %sHOST/MOUNT/keys/NAME)", ErrKEK, kms.HCVaultScheme)
 	default:
 		scheme, _, _ := strings.Cut(ref, ":")
-		return nil, fmt.Errorf("%w: unsupported KEK reference scheme %q (file:PATH or env:NAME; KMS keys are wired through vault.WrapAEAD)", ErrKEK, scheme)
+		return nil, fmt.Errorf("%w: unsupported KEK reference scheme %q (file:PATH, env:NAME or %sHOST/MOUNT/keys/NAME; other KMSs are wired through vault.WrapAEAD)", ErrKEK, scheme, kms.HCVaultScheme)
 	}
 }
 
