@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/secureflow/secureflow/internal/retry"
 	"github.com/secureflow/secureflow/internal/secret"
@@ -61,11 +62,67 @@ type Message struct {
 	// Buttons, when set (at most 3, §2.2), make it an interactive reply
 	// button message with Text as its body.
 	Buttons []Button
+	// Flow, when set, makes it an interactive Flow message (§2.5) with
+	// Text as its body; Buttons must then be empty.
+	Flow *Flow
 	// CallbackData is echoed by Meta in status webhooks as
 	// biz_opaque_callback_data (§1.5). The gateway puts its idempotency key
 	// there: the Cloud API has no idempotency key of its own, so this is
 	// what lets a receiver recognize a resend.
 	CallbackData string
+}
+
+// Flow is the action of an interactive Flow message (whatsapp.md §2.5).
+type Flow struct {
+	// ID is the published Flow's id; Name may be given instead.
+	ID   string
+	Name string
+	// Token is the flow_token: for the gateway's Flows, the token
+	// waflows.Service.Issue returned. It is a credential for the data
+	// endpoint: never log it.
+	Token string
+	// CTA is the button text (at most 20 characters, no emoji).
+	CTA string
+	// Screen, when set, opens the Flow on that screen (flow_action
+	// navigate). Empty means flow_action data_exchange: the client asks
+	// the data endpoint for the first screen with an INIT request, which is
+	// what the gateway's Flows use.
+	Screen string
+	// Header and Footer are optional texts (at most 60 characters each).
+	Header, Footer string
+	// Draft sends an unpublished Flow (mode draft), for testing.
+	Draft bool
+}
+
+// ErrInvalidFlow is wrapped by Send when a Flow message breaks a limit of
+// whatsapp.md §2.5; nothing is sent.
+var ErrInvalidFlow = errors.New("whatsapp: invalid flow message")
+
+// validate checks the limits of whatsapp.md §2.5. Its errors wrap
+// ErrInvalidFlow and ErrNotRetryable: sending again cannot succeed.
+func (f *Flow) validate(body string, buttons int) error {
+	if err := f.check(body, buttons); err != nil {
+		return fmt.Errorf("%w: %w", err, ErrNotRetryable)
+	}
+	return nil
+}
+
+func (f *Flow) check(body string, buttons int) error {
+	switch {
+	case buttons > 0:
+		return fmt.Errorf("%w: a flow message has no reply buttons", ErrInvalidFlow)
+	case body == "":
+		return fmt.Errorf("%w: body text is required", ErrInvalidFlow)
+	case f.Token == "":
+		return fmt.Errorf("%w: flow token is required", ErrInvalidFlow)
+	case f.ID == "" && f.Name == "":
+		return fmt.Errorf("%w: flow id or name is required", ErrInvalidFlow)
+	case f.CTA == "" || utf8.RuneCountInString(f.CTA) > 20:
+		return fmt.Errorf("%w: CTA must be 1 to 20 characters", ErrInvalidFlow)
+	case utf8.RuneCountInString(f.Header) > 60 || utf8.RuneCountInString(f.Footer) > 60:
+		return fmt.Errorf("%w: header and footer are at most 60 characters", ErrInvalidFlow)
+	}
+	return nil
 }
 
 // Button is a reply button (§2.2: id ≤ 256, title ≤ 20 characters).
@@ -92,13 +149,65 @@ type textBody struct {
 }
 
 type interactive struct {
-	Type string `json:"type"`
-	Body struct {
+	Type   string    `json:"type"`
+	Header *textPart `json:"header,omitempty"`
+	Body   struct {
 		Text string `json:"text"`
 	} `json:"body"`
+	Footer *textPart `json:"footer,omitempty"`
 	Action struct {
-		Buttons []replyButton `json:"buttons"`
+		Buttons    []replyButton `json:"buttons,omitempty"`
+		Name       string        `json:"name,omitempty"`
+		Parameters *flowParams   `json:"parameters,omitempty"`
 	} `json:"action"`
+}
+
+type textPart struct {
+	Type string `json:"type,omitempty"`
+	Text string `json:"text"`
+}
+
+// flowParams are the action parameters of whatsapp.md §2.5.
+type flowParams struct {
+	FlowMessageVersion string         `json:"flow_message_version"`
+	FlowToken          string         `json:"flow_token"`
+	FlowID             string         `json:"flow_id,omitempty"`
+	FlowName           string         `json:"flow_name,omitempty"`
+	FlowCTA            string         `json:"flow_cta"`
+	FlowAction         string         `json:"flow_action"`
+	FlowActionPayload  *flowActionPld `json:"flow_action_payload,omitempty"`
+	Mode               string         `json:"mode,omitempty"`
+}
+
+type flowActionPld struct {
+	Screen string `json:"screen"`
+}
+
+// flowInteractive builds the interactive object of a Flow message.
+func flowInteractive(text string, f *Flow) *interactive {
+	in := &interactive{Type: "flow"}
+	in.Body.Text = text
+	if f.Header != "" {
+		in.Header = &textPart{Type: "text", Text: f.Header}
+	}
+	if f.Footer != "" {
+		in.Footer = &textPart{Text: f.Footer}
+	}
+	// whatsapp.md §2.5: flow_message_version must be "3"; flow_id or
+	// flow_name; navigate needs flow_action_payload.screen, data_exchange
+	// fetches the first screen from the endpoint (INIT).
+	p := &flowParams{FlowMessageVersion: "3", FlowToken: f.Token, FlowID: f.ID, FlowCTA: f.CTA, FlowAction: "data_exchange"}
+	if f.ID == "" {
+		p.FlowName = f.Name
+	}
+	if f.Screen != "" {
+		p.FlowAction, p.FlowActionPayload = "navigate", &flowActionPld{Screen: f.Screen}
+	}
+	if f.Draft {
+		p.Mode = "draft"
+	}
+	in.Action.Name, in.Action.Parameters = "flow", p
+	return in
 }
 
 type replyButton struct {
@@ -113,7 +222,12 @@ type replyButton struct {
 // delivery: delivery is reported later by status webhooks (§2.6).
 func (c *Client) Send(ctx context.Context, m Message) (string, error) {
 	b := sendBody{MessagingProduct: "whatsapp", RecipientType: "individual", To: m.To, BizOpaque: m.CallbackData}
-	if len(m.Buttons) > 0 {
+	if m.Flow != nil {
+		if err := m.Flow.validate(m.Text, len(m.Buttons)); err != nil {
+			return "", err
+		}
+		b.Type, b.Interactive = "interactive", flowInteractive(m.Text, m.Flow)
+	} else if len(m.Buttons) > 0 {
 		in := &interactive{Type: "button"}
 		in.Body.Text = m.Text
 		for _, bt := range m.Buttons {

@@ -58,14 +58,51 @@ type inMessage struct {
 		Type        string      `json:"type"`
 		ButtonReply *replyField `json:"button_reply"`
 		ListReply   *replyField `json:"list_reply"`
-		NfmReply    *struct {
-			Name string `json:"name"`
-		} `json:"nfm_reply"`
+		NfmReply    *nfmReply   `json:"nfm_reply"`
 	} `json:"interactive"`
 	Button *struct {
 		Text    string `json:"text"`
 		Payload string `json:"payload"`
 	} `json:"button"`
+}
+
+// nfmReply is a Flow completion (whatsapp.md §1.4). ResponseJSON is
+// decoded by flowToken, which keeps the flow_token alone: the rest of the
+// string is never copied anywhere.
+type nfmReply struct {
+	Name         string          `json:"name"`
+	ResponseJSON json.RawMessage `json:"response_json"`
+}
+
+// maxFlowTokenLen bounds a flow token kept from an nfm_reply; the
+// gateway's tokens are 43 characters.
+const maxFlowTokenLen = 128
+
+// flowToken returns the flow_token of an nfm_reply's response_json (a JSON
+// document inside a JSON string, §1.4), or "" when there is none or it
+// does not look like a token: only [A-Za-z0-9_.-] characters are kept, so
+// a Flow that put form data there does not leak it through the token.
+func (n *nfmReply) flowToken() string {
+	var doc string
+	if err := json.Unmarshal(n.ResponseJSON, &doc); err != nil {
+		return ""
+	}
+	var params struct {
+		FlowToken string `json:"flow_token"`
+	}
+	if err := json.Unmarshal([]byte(doc), &params); err != nil {
+		return ""
+	}
+	t := params.FlowToken
+	if t == "" || len(t) > maxFlowTokenLen {
+		return ""
+	}
+	for _, r := range t {
+		if !(r == '_' || r == '-' || r == '.' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
+			return ""
+		}
+	}
+	return t
 }
 
 type replyField struct {
@@ -179,15 +216,24 @@ func parseMessage(path string, m inMessage) (event.Event, error) {
 		case in.Type == "list_reply" && in.ListReply != nil:
 			ev.Reply = &event.Reply{Type: in.Type, ID: in.ListReply.ID, Title: in.ListReply.Title, Description: in.ListReply.Description}
 		case in.Type == "nfm_reply":
-			// A Flow completion carries form data in clear in response_json
-			// (§1.4). The core relay does not forward it: the data is dropped
-			// here, before storage, and the contact centre only learns that a
-			// form was submitted.
-			ev.Unsupported = "flow_reply"
+			// A Flow completion carries the complete payload in clear in
+			// response_json (§1.4). Everything but the flow_token is dropped
+			// here, before the event exists, so nothing else is ever stored.
+			// The event is marked unsupported with no text: the relay tells
+			// the contact centre only that a message of type nfm_reply came,
+			// and the session engine can match Reply.ID to the Flow it sent
+			// (the gateway's endpoint already took the values, whatsapp.md §3).
+			ev.Unsupported = "nfm_reply"
+			if in.NfmReply != nil {
+				if tok := in.NfmReply.flowToken(); tok != "" {
+					ev.Reply = &event.Reply{Type: "nfm_reply", ID: tok}
+				}
+				in.NfmReply.ResponseJSON = nil
+			}
 		default:
 			return event.Event{}, &webhook.ParseError{Path: path + ".interactive.type", Reason: "unknown or missing reply"}
 		}
-		if ev.Reply != nil {
+		if ev.Reply != nil && ev.Unsupported == "" {
 			ev.Text = ev.Reply.Title
 		}
 	case "button":

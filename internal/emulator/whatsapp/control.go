@@ -28,6 +28,9 @@ func (e *Emulator) routes() *http.ServeMux {
 	mux.HandleFunc("PUT "+Prefix+"/faults", e.handlePutFaults)
 	mux.HandleFunc("GET "+Prefix+"/stats", e.handleStats)
 	mux.HandleFunc("POST "+Prefix+"/reset", e.handleReset)
+	// WhatsApp Flows (flows.go).
+	mux.HandleFunc("GET "+Prefix+"/flows", e.handleFlows)
+	mux.HandleFunc("POST "+Prefix+"/flows/submit", e.handleSubmitFlow)
 	return mux
 }
 

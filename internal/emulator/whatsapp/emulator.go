@@ -2,6 +2,7 @@ package whatsapp
 
 import (
 	"context"
+	"crypto/rsa"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -78,6 +79,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock used for timestamps. Nil means time.Now.
 	Now func() time.Time
+	// FlowsEndpointURL is the gateway's WhatsApp Flows data endpoint
+	// (/flows/whatsapp), and FlowsPublicKey the business public key
+	// registered for it (whatsapp.md §3.1); SubmitFlow needs both.
+	FlowsEndpointURL string
+	FlowsPublicKey   *rsa.PublicKey
 }
 
 // Emulator plays Meta's side of the WhatsApp Cloud API: the Graph send API

@@ -82,6 +82,8 @@ type inInteractive struct {
 	Type        string `json:"type"`
 	ButtonReply *Reply `json:"button_reply,omitempty"`
 	ListReply   *Reply `json:"list_reply,omitempty"`
+	// NfmReply is a completed Flow (whatsapp.md §1.4, see flows.go).
+	NfmReply *nfmReply `json:"nfm_reply,omitempty"`
 }
 
 type statusObject struct {

@@ -1,0 +1,3 @@
+// Package waflowstest provides an in-memory waflows.Store for tests and a
+// conformance suite every waflows.Store implementation should pass.
+package waflowstest
