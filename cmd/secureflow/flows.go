@@ -10,12 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/secureflow/secureflow/internal/flow"
+	"github.com/secureflow/secureflow/internal/waflows"
 )
 
 func newFlowsCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "flows", Short: "Work with secure-flow definitions"}
 	var asJSON bool
 	var actions string
+	var waFlows []string
 	lint := &cobra.Command{
 		Use:   "lint PATH...",
 		Short: "Check flow files (or directories of them) before they run",
@@ -57,6 +59,25 @@ Each finding is file:line:column, a rule id and a reason. Exit status: 0 clean
 					all = append(all, d)
 				}
 			}
+			loaded := map[string]*flow.Flow{}
+			if len(waFlows) > 0 {
+				for _, p := range args {
+					if fsys, rel, err := fsFor(p); err == nil {
+						fl, _ := flow.LoadPaths(fsys, []string{rel}, opts)
+						for _, f := range fl {
+							loaded[f.ID] = f
+						}
+					}
+				}
+			}
+			for _, m := range waFlows {
+				ds, err := checkWhatsAppFlow(m, loaded)
+				if err != nil {
+					fmt.Fprintln(e.stderr, "secureflow flows lint:", err)
+					return exitCode(2)
+				}
+				all = append(all, ds...)
+			}
 			all.Sort()
 			var err error
 			if asJSON {
@@ -75,8 +96,51 @@ Each finding is file:line:column, a rule id and a reason. Exit status: 0 clean
 	}
 	lint.Flags().BoolVar(&asJSON, "json", false, "print findings as a JSON array (for CI)")
 	lint.Flags().StringVar(&actions, "actions", "", "catalog of data actions the flows may call (YAML, see examples/actions.yaml)")
+	lint.Flags().StringArrayVar(&waFlows, "whatsapp-flow", nil,
+		"FLOW/STEP=FILE: check the WhatsApp Flow JSON FILE that a collect step with capture: whatsapp_flow sends (repeatable)")
 	cmd.AddCommand(lint)
 	return cmd
+}
+
+// checkWhatsAppFlow checks one "FLOW/STEP=FILE" mapping: the step must
+// capture by WhatsApp Flow, and the Flow JSON must send each of its fields
+// through data_exchange and carry none in a complete payload (which would
+// reach the nfm_reply webhook in clear). An error means FILE is unreadable.
+func checkWhatsAppFlow(mapping string, flows map[string]*flow.Flow) (flow.Diagnostics, error) {
+	ref, file, ok := strings.Cut(mapping, "=")
+	flowID, stepID, ok2 := strings.Cut(ref, "/")
+	if !ok || !ok2 || file == "" {
+		return nil, fmt.Errorf("--whatsapp-flow %q: want FLOW/STEP=FILE", mapping)
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	diag := func(msg string) flow.Diagnostic {
+		return flow.Diagnostic{File: filepath.ToSlash(file), Severity: flow.SeverityError, Rule: "whatsapp-flow", Message: msg}
+	}
+	f := flows[flowID]
+	if f == nil {
+		return flow.Diagnostics{diag(fmt.Sprintf("no loaded flow has the id %q (it must lint clean first)", flowID))}, nil
+	}
+	st := f.Step(stepID)
+	c, isCollect := st.Body.(*flow.Collect)
+	if st == nil || !isCollect || c.Capture != flow.CaptureWhatsAppFlow {
+		return flow.Diagnostics{diag(fmt.Sprintf("step %s of flow %s is not a collect step with capture: whatsapp_flow", stepID, flowID))}, nil
+	}
+	var fields []string
+	for _, fd := range c.Fields {
+		fields = append(fields, fd.Var)
+	}
+	var ds flow.Diagnostics
+	for _, p := range waflows.CheckFlowJSON(filepath.ToSlash(file), src, fields) {
+		msg := p.Message
+		if p.Path != "" {
+			msg = p.Path + ": " + msg
+		}
+		ds = append(ds, diag(msg))
+	}
+	return ds, nil
 }
 
 // fsFor returns a file system rooted at the directory holding p, and p's

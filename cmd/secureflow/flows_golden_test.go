@@ -36,6 +36,12 @@ func TestFlowsLintGolden(t *testing.T) {
 		{"bad-catalog", []string{"--actions", "testdata/flows-lint/bad-catalog.yaml", "../../examples/flows"}},
 		{"missing-catalog", []string{"--actions", "testdata/flows-lint/no-such-catalog.yaml", "../../examples/flows"}},
 		{"no-args", nil},
+		{"whatsapp-flow-clean", []string{"--actions", catalog,
+			"--whatsapp-flow", "reset-password-form/ask_password=../../integrations/whatsapp/flows/password-reset.json", "../../examples/flows"}},
+		{"whatsapp-flow-bad", []string{"--actions", catalog,
+			"--whatsapp-flow", "reset-password-form/ask_password=../../internal/waflows/testdata/bad_flow.json",
+			"--whatsapp-flow", "reset-password-form/set_password=../../integrations/whatsapp/flows/password-reset.json", "../../examples/flows"}},
+		{"whatsapp-flow-usage", []string{"--whatsapp-flow", "no-equals-sign", "../../examples/flows"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -35,6 +35,7 @@ import (
 	"github.com/secureflow/secureflow/internal/store"
 	"github.com/secureflow/secureflow/internal/store/sqlite"
 	"github.com/secureflow/secureflow/internal/vault"
+	"github.com/secureflow/secureflow/internal/waflows"
 	"github.com/secureflow/secureflow/internal/webhook"
 )
 
@@ -52,6 +53,8 @@ type Program struct {
 	sessions *session.Engine
 	// links serves secure-link forms.
 	links *securelink.Service
+	// forms is the WhatsApp Flows data endpoint.
+	forms *waflows.Service
 	// actions runs data actions for flows and the /v1 invoke route.
 	actions httpapi.Actions
 	// notifications learns that agents left (Genesys Notifications API).
@@ -153,6 +156,7 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 			return nil, err
 		}
 	}
+	var vkek vault.KEK
 	switch cfg.Store.Driver {
 	case "sqlite":
 		if err := os.MkdirAll(filepath.Dir(cfg.Store.SQLitePath), 0o700); err != nil {
@@ -163,7 +167,7 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 			return nil, err
 		}
 		p.store = db
-		vkek, err := vault.ParseKEK(cfg.Keys.KEK.Value, kmsOpts...)
+		vkek, err = vault.ParseKEK(cfg.Keys.KEK.Value, kmsOpts...)
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -235,7 +239,7 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 	}
 
 	if cfg.Sessions.Enabled {
-		if err := p.wireSessions(ctx, cfg, opts, flows, catalog, sealer, gc, tokens, gcHC); err != nil {
+		if err := p.wireSessions(ctx, cfg, opts, flows, catalog, sealer, vkek, gc, tokens, gcHC); err != nil {
 			p.store.Close()
 			return nil, err
 		}
@@ -266,6 +270,11 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 	}
 	if p.links != nil {
 		mux.Handle("/s/", p.links.Handler())
+	}
+	if p.forms != nil {
+		// Verifies X-Hub-Signature-256 over the raw body itself
+		// (whatsapp.md §3.7): nothing may read the body before it.
+		mux.Handle("POST /flows/whatsapp", p.forms.Handler())
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -314,7 +323,7 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 		p.background.Add(1)
 		go func() {
 			defer p.background.Done()
-			sweepLinks(bg, db.Links(), now, p.log)
+			sweepLinks(bg, db, now, p.log)
 		}()
 	}
 	if p.notifications != nil {

@@ -55,7 +55,7 @@ secrets captured or volunteered by customers away from agents, transcripts and l
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(e), newDemoCmd(e), newVersionCmd(e), newBenchCmd(e), newFlowsCmd(e), newDetectCmd(e), newKeysCmd(e), newAuditCmd(e), newAPIKeyCmd())
+	root.AddCommand(newServeCmd(e), newDemoCmd(e), newVersionCmd(e), newBenchCmd(e), newFlowsCmd(e), newDetectCmd(e), newKeysCmd(e), newAuditCmd(e), newAPIKeyCmd(), newWhatsAppFlowsCmd())
 	return root
 }
 

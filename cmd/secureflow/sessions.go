@@ -26,6 +26,7 @@ import (
 	"github.com/secureflow/secureflow/internal/session"
 	"github.com/secureflow/secureflow/internal/store/sqlite"
 	"github.com/secureflow/secureflow/internal/vault"
+	"github.com/secureflow/secureflow/internal/waflows"
 )
 
 // flowFS returns the file system flow and catalog paths are read from,
@@ -112,6 +113,7 @@ func (a actionInvoker) Invoke(ctx context.Context, name string, c session.Action
 type sessionParts struct {
 	flows   map[string]*flow.Flow
 	links   session.Links
+	forms   session.Forms
 	invoker session.Invoker
 	watcher session.Watcher
 	control relay.Control
@@ -129,7 +131,7 @@ func (p *Program) setupSessions(ctx context.Context, cfg config.Config, sealer r
 	}
 	eng, err := session.New(session.Config{
 		Flows: parts.flows, Store: st, Sealer: sealer, Inbox: p.relay.Inbox(), Vault: p.vault,
-		Links: parts.links, Invoker: parts.invoker, Watcher: parts.watcher, Logger: p.log.With("component", "session"),
+		Links: parts.links, Forms: parts.forms, Invoker: parts.invoker, Watcher: parts.watcher, Logger: p.log.With("component", "session"),
 		Now: p.now, HoldAgentMessages: cfg.Sessions.HoldAgentMessages, StepTimeout: cfg.Sessions.StepTimeout,
 		SessionTimeout: cfg.Sessions.SessionTimeout, IdentifierRetention: ret,
 	})
@@ -145,7 +147,7 @@ func (p *Program) setupSessions(ctx context.Context, cfg config.Config, sealer r
 }
 
 // wireSessions attaches the engine for the loaded flows.
-func (p *Program) wireSessions(ctx context.Context, cfg config.Config, o Options, flows map[string]*flow.Flow, cat *action.Catalog, sealer relay.Sealer, gc *genesys.Client, tokens *genesys.TokenSource, hc *http.Client) error {
+func (p *Program) wireSessions(ctx context.Context, cfg config.Config, o Options, flows map[string]*flow.Flow, cat *action.Catalog, sealer relay.Sealer, kek vault.KEK, gc *genesys.Client, tokens *genesys.TokenSource, hc *http.Client) error {
 	var invoker session.Invoker
 	if cat != nil {
 		ahc := o.ActionClient
@@ -206,7 +208,7 @@ func (p *Program) wireSessions(ctx context.Context, cfg config.Config, o Options
 	if base == "" {
 		base = "http://" + cfg.Server.Addr
 	}
-	sink := &linkSink{}
+	sink := &linkSink{id: securelink.LinkIDFrom}
 	svc, err := securelink.New(securelink.Config{BaseURL: base, UnopenedTTL: cfg.Sessions.LinkUnopenedTTL, OpenedTTL: cfg.Sessions.LinkOpenedTTL,
 		MaxAttempts: cfg.Sessions.LinkMaxAttempts, CSRFKey: key, Now: p.now, Logger: p.log.With("component", "securelink"), Metrics: p.registry,
 		ClientIP: clientIP(cfg.Sessions.ClientIPHeader)},
@@ -215,10 +217,31 @@ func (p *Program) wireSessions(ctx context.Context, cfg config.Config, o Options
 		return err
 	}
 	p.links = svc
-	if err := p.setupSessions(ctx, cfg, sealer, sessionParts{flows: flows, links: linkIssuer{svc}, invoker: invoker, watcher: n, control: genesysControl{gc}}); err != nil {
+
+	// WhatsApp Flows: a native form whose data comes to /flows/whatsapp
+	// encrypted (whatsapp.md §3).
+	var forms session.Forms
+	formSink := &linkSink{id: waflows.LinkIDFrom}
+	if fc := cfg.WhatsApp.Flows; fc.Enabled {
+		key, err := waflows.LoadPrivateKey(ctx, fc.PrivateKey.Value.Reveal(), kek)
+		if err != nil {
+			return fmt.Errorf("whatsapp.flows.private_key: %w", err)
+		}
+		fsvc, err := waflows.New(waflows.Config{PrivateKey: key,
+			// The same Meta app signs the endpoint's requests (§3.7).
+			AppSecrets: secretValues(cfg.WhatsApp.AppSecret, cfg.WhatsApp.PreviousAppSecrets),
+			TokenTTL:   fc.TokenTTL, MaxAttempts: fc.MaxAttempts, Now: p.now, Logger: p.log.With("component", "waflows"), Metrics: p.registry},
+			db.WAFlows(), formSink)
+		if err != nil {
+			return err
+		}
+		p.forms = fsvc
+		forms = formIssuer{s: fsvc, ids: fc.IDs}
+	}
+	if err := p.setupSessions(ctx, cfg, sealer, sessionParts{flows: flows, links: linkIssuer{svc}, forms: forms, invoker: invoker, watcher: n, control: genesysControl{gc}}); err != nil {
 		return err
 	}
-	sink.e = p.sessions
+	sink.e, formSink.e = p.sessions, p.sessions
 	return nil
 }
 
@@ -301,8 +324,12 @@ func (g genesysControl) Disconnect(ctx context.Context, peer string) error {
 	return g.c.Disconnect(ctx, peer)
 }
 
-// linkSink hands secure-link submissions to the session engine.
-type linkSink struct{ e *session.Engine }
+// linkSink hands secure-link and WhatsApp Flow submissions to the session
+// engine; id reads the link's or token's id from the context of Failed.
+type linkSink struct {
+	e  *session.Engine
+	id func(context.Context) string
+}
 
 // Submitted implements securelink.Sink.
 func (l *linkSink) Submitted(ctx context.Context, sub securelink.Submission) error {
@@ -315,7 +342,7 @@ func (l *linkSink) Submitted(ctx context.Context, sub securelink.Submission) err
 
 // Failed implements securelink.Sink.
 func (l *linkSink) Failed(ctx context.Context, session, step, reason string) error {
-	return l.e.LinkFailed(ctx, session, step, securelink.LinkIDFrom(ctx))
+	return l.e.LinkFailed(ctx, session, step, l.id(ctx))
 }
 
 // linkIssuer issues secure links for the session engine.
@@ -349,16 +376,22 @@ func clientIP(header string) func(*http.Request) string {
 	}
 }
 
-// sweepLinks deletes secure links expired for a day, every hour, until ctx
-// ends.
-func sweepLinks(ctx context.Context, links *sqlite.LinkStore, now func() time.Time, log *slog.Logger) {
+// sweepLinks deletes secure links and WhatsApp Flow tokens expired for a
+// day, every hour, until ctx ends.
+func sweepLinks(ctx context.Context, db *sqlite.DB, now func() time.Time, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n, err := links.DeleteExpiredLinks(ctx, now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+		before := now().Add(-24 * time.Hour)
+		if n, err := db.Links().DeleteExpiredLinks(ctx, before); err != nil && ctx.Err() == nil {
 			log.Error("deleting expired secure links failed", "error", err.Error())
 		} else if n > 0 {
 			log.Info("expired secure links deleted", "links", n)
+		}
+		if n, err := db.WAFlows().DeleteExpiredFlowTokens(ctx, before); err != nil && ctx.Err() == nil {
+			log.Error("deleting expired flow tokens failed", "error", err.Error())
+		} else if n > 0 {
+			log.Info("expired flow tokens deleted", "tokens", n)
 		}
 		select {
 		case <-ctx.Done():
@@ -366,4 +399,29 @@ func sweepLinks(ctx context.Context, links *sqlite.LinkStore, now func() time.Ti
 		case <-t.C:
 		}
 	}
+}
+
+// formIssuer issues WhatsApp Flow tokens for the session engine.
+type formIssuer struct {
+	s   *waflows.Service
+	ids map[string]string
+}
+
+// Issue implements session.Forms.
+func (f formIssuer) Issue(ctx context.Context, r session.LinkRequest) (string, time.Time, error) {
+	return f.s.Issue(ctx, waflows.IssueRequest{Session: r.Session, Step: r.Step, Locale: r.Locale, Fields: r.Fields})
+}
+
+// Revoke implements session.Forms.
+func (f formIssuer) Revoke(ctx context.Context, session string) error {
+	return f.s.Revoke(ctx, session)
+}
+
+// FlowID implements session.Forms: whatsapp.flows.ids by "<flow>/<step>",
+// then by "<flow>".
+func (f formIssuer) FlowID(flowID, step string) string {
+	if id, ok := f.ids[flowID+"/"+step]; ok {
+		return id
+	}
+	return f.ids[flowID]
 }

@@ -766,3 +766,67 @@ func TestInvokeActionWithTokens(t *testing.T) {
 		t.Fatalf("unknown action: %d %v", code, res)
 	}
 }
+
+// TestPasswordByWhatsAppFlow runs the reset-password-form example: the new
+// password is typed in a WhatsApp Flow whose data goes encrypted to the
+// gateway's data endpoint; the completion message carries only the flow
+// token and is not forwarded; the password reaches the account service and
+// nothing else.
+func TestPasswordByWhatsAppFlow(t *testing.T) {
+	dir := t.TempDir()
+	key, withKey := apiKey(t)
+	s, logs := startStack(t, stackOptions{DataDir: dir, Tune: withKey})
+	ctx := context.Background()
+	from := "5511955550112"
+	password := fmt.Sprintf("Flow-canary-%d", rand.IntN(1e9))
+	send := customer(t, s, from)
+	send("reset please " + label(from))
+	waitFor(t, "the first message", 20*time.Second, func() bool { return len(receivedTexts(s.GC)[from]) == 1 })
+	var started map[string]any
+	if code := callAPI(t, s, key, http.MethodPost, "/v1/secure-sessions", map[string]any{
+		"flow": "reset-password-form", "conversation": from, "inputs": map[string]any{"account_id": "AC-77"},
+	}, &started); code >= 300 {
+		t.Fatalf("start: %d %v", code, started)
+	}
+	var token string
+	waitFor(t, "the Flow message", 20*time.Second, func() bool {
+		for _, m := range s.WA.FlowMessages(from) {
+			token = m.FlowToken
+		}
+		return token != ""
+	})
+	// An invalid password is refused on the form itself; then a good one.
+	res, err := s.WA.SubmitFlow(ctx, from, token, map[string]string{"new_password": "short"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Completed {
+		t.Fatal("an invalid password completed the form")
+	}
+	res, err = s.WA.SubmitFlow(ctx, from, token, map[string]string{"new_password": password})
+	if err != nil || !res.Completed {
+		t.Fatalf("submit: %+v, %v", res, err)
+	}
+	waitFor(t, "the end", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "Your password has been changed") })
+	// whatsapp.md §3.6: a used flow token is answered 427.
+	if again, err := s.WA.SubmitFlow(ctx, from, token, map[string]string{"new_password": password}); err != nil || again.Completed ||
+		len(again.Responses) == 0 || again.Responses[0].Status != 427 {
+		t.Fatalf("a used flow token: %+v, %v; want 427", again, err)
+	}
+	for _, m := range s.GC.Received() {
+		if m.FromID == from && strings.Contains(m.Text, "nfm_reply") {
+			t.Fatal("the Flow's completion was forwarded to the contact centre")
+		}
+	}
+	if !bytes.Contains(bytes.Join(s.Pay.Requests(), nil), []byte(password)) {
+		t.Fatal("the password did not reach the account service: the leak check below would prove nothing")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	assertAbsent(t, dir, map[string]string{"password": password}, map[string][]byte{
+		"contact-centre raw bodies": bytes.Join(s.GC.RawBodies(), []byte("\n")),
+		"customer raw bodies":       rawSent(s.WA),
+		"logs":                      []byte(logs.String()),
+	})
+}

@@ -23,6 +23,7 @@ import (
 	waemu "github.com/secureflow/secureflow/internal/emulator/whatsapp"
 	"github.com/secureflow/secureflow/internal/keyring"
 	"github.com/secureflow/secureflow/internal/secret"
+	"github.com/secureflow/secureflow/internal/waflows"
 )
 
 // stack is a gateway wired to both emulators on one HTTP server: what
@@ -144,6 +145,21 @@ func newStack(ctx context.Context, o stackOptions) (*stack, error) {
 	cfg.Sessions.Actions = "actions.yaml"
 	cfg.Sessions.ActionHosts = []string{paymentsHost}
 	cfg.Sessions.PublicURL = base
+	// WhatsApp Flows: a fresh endpoint key each start; the emulator
+	// encrypts to its public half, as Meta does with the registered key.
+	flowKey, err := waflows.GenerateKey()
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	flowPEM, err := waflows.PrivateKeyPEM(ctx, flowKey, nil)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	cfg.WhatsApp.Flows.Enabled = true
+	cfg.WhatsApp.Flows.PrivateKey = lit(secret.New(flowPEM))
+	cfg.WhatsApp.Flows.IDs = map[string]string{"reset-password-form": "demo-flow-password-reset"}
 	if o.Tune != nil {
 		o.Tune(&cfg)
 	}
@@ -158,8 +174,9 @@ func newStack(ctx context.Context, o stackOptions) (*stack, error) {
 	waCfg := waemu.Config{
 		WebhookURL: base + "/webhooks/whatsapp", AppSecret: appSecret.Reveal(), VerifyToken: string(verifyToken.Reveal()),
 		AccessToken: string(accessToken.Reveal()), PhoneNumberID: demoPhoneNumberID, AutoStatuses: true,
-		RetrySchedule: []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second, 30 * time.Second},
-		Logger:        log.With("component", "emulator.whatsapp"),
+		RetrySchedule:    []time.Duration{200 * time.Millisecond, time.Second, 5 * time.Second, 30 * time.Second},
+		Logger:           log.With("component", "emulator.whatsapp"),
+		FlowsEndpointURL: base + "/flows/whatsapp", FlowsPublicKey: &flowKey.PublicKey,
 	}
 	if o.WA != nil {
 		o.WA(&waCfg)

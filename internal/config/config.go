@@ -171,6 +171,26 @@ type WhatsApp struct {
 	APIVersion string `yaml:"api_version"`
 	// RequestTimeout bounds one call to the Graph API.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// Flows configures WhatsApp Flows capture (capture: whatsapp_flow).
+	Flows WhatsAppFlows `yaml:"flows"`
+}
+
+// WhatsAppFlows configures the WhatsApp Flows data endpoint
+// (/flows/whatsapp, whatsapp.md §3).
+type WhatsAppFlows struct {
+	// Enabled serves the endpoint and lets flows capture by WhatsApp Flow.
+	Enabled bool `yaml:"enabled"`
+	// PrivateKey is the endpoint's RSA-2048 private key in PEM, as
+	// "secureflow whatsapp-flows keygen" writes it (sealed under the KEK, or
+	// plaintext PKCS#8); normally a file: reference.
+	PrivateKey Secret `yaml:"private_key"`
+	// IDs maps "<flow id>/<step id>" (or "<flow id>") to the Meta Flow ID
+	// published for that step.
+	IDs map[string]string `yaml:"ids"`
+	// TokenTTL expires flow tokens not completed in time.
+	TokenTTL time.Duration `yaml:"token_ttl"`
+	// MaxAttempts is how many invalid submissions spend a flow token.
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // Genesys configures the Genesys Cloud Open Messaging side.
@@ -240,7 +260,8 @@ func Default() Config {
 		},
 		Store:    Store{Driver: "sqlite", SQLitePath: "secureflow.db"},
 		Keys:     Keys{KeysetFile: "keyset.json"},
-		WhatsApp: WhatsApp{GraphURL: "https://graph.facebook.com", APIVersion: "v24.0", RequestTimeout: 15 * time.Second},
+		WhatsApp: WhatsApp{GraphURL: "https://graph.facebook.com", APIVersion: "v24.0", RequestTimeout: 15 * time.Second,
+			Flows: WhatsAppFlows{TokenTTL: 30 * time.Minute, MaxAttempts: 5}},
 		Genesys:  Genesys{RequestTimeout: 15 * time.Second},
 		Relay: Relay{
 			Workers:         32,
@@ -411,6 +432,14 @@ func (c *Config) validate() []error {
 		}
 		if n := c.Sessions.LinkKey.Value.Len(); n > 0 && n < 32 {
 			bad("sessions.link_key", "must be at least 32 bytes, got %d", n)
+		}
+	}
+	if c.WhatsApp.Flows.Enabled {
+		if c.WhatsApp.Flows.PrivateKey.Value.IsZero() {
+			bad("whatsapp.flows.private_key", "required when whatsapp.flows.enabled (make one with secureflow whatsapp-flows keygen)")
+		}
+		if c.WhatsApp.Flows.TokenTTL <= 0 || c.WhatsApp.Flows.MaxAttempts < 1 {
+			bad("whatsapp.flows", "token_ttl must be positive and max_attempts at least 1")
 		}
 	}
 	for i, k := range c.API.Keys {

@@ -39,6 +39,8 @@ type command struct {
 	Queue        string            `json:"queue,omitempty"`
 	Attributes   map[string]string `json:"attributes,omitempty"`
 	ReplaceAgent bool              `json:"replace_agent,omitempty"`
+	// Form is a WhatsApp Flow to open (a secure session's form).
+	Form *FormInvite `json:"form,omitempty"`
 	// Action is a session's data-action call, for Actions.
 	Action []byte `json:"action,omitempty"`
 }

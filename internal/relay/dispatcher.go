@@ -174,6 +174,9 @@ func (d *dispatcher) send(ctx context.Context, m store.OutboxMessage) (ext, peer
 			Status: c.Status, Reasons: c.Reasons, Time: c.Time})
 	case m.Destination == DestWhatsApp && m.Kind == KindMessage:
 		wm := whatsapp.Message{To: c.Customer, Text: c.Text, CallbackData: m.IdempotencyKey}
+		if c.Form != nil {
+			wm.Flow = &whatsapp.Flow{ID: c.Form.FlowID, Token: c.Form.Token, CTA: c.Form.CTA}
+		}
 		for _, b := range c.Buttons {
 			wm.Buttons = append(wm.Buttons, whatsapp.Button(b))
 		}

@@ -184,6 +184,13 @@ func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Ti
 		if d, err := p.intercept(ctx, row, e, now); err != nil || d.Handled {
 			return p.handled(e, d, now, err)
 		}
+		if e.Unsupported == "nfm_reply" {
+			// A WhatsApp Flow's completion carries nothing but its flow
+			// token (the form's values went to the data endpoint): it is
+			// never forwarded to the contact centre.
+			p.metrics.Processed.WithLabelValues(string(e.Kind), "flow_completion").Inc()
+			return nil, nil, nil
+		}
 		if err := p.redact(ctx, "customer", p.customer, &e); err != nil {
 			return nil, nil, err
 		}

@@ -89,6 +89,17 @@ type Effect struct {
 	Attributes   map[string]string
 	ReplaceAgent bool
 	Payload      []byte
+	// Form, with EffectToCustomer, sends Text as a WhatsApp Flow message
+	// (whatsapp.md §2.5) that opens the form Form describes.
+	Form *FormInvite
+}
+
+// FormInvite is a WhatsApp Flow to open: the Meta Flow ID, the flow token
+// that binds it to one session step, and the button's text.
+type FormInvite struct {
+	FlowID string `json:"flow_id"`
+	Token  string `json:"token"`
+	CTA    string `json:"cta"`
 }
 
 // Actions runs data actions for secure sessions. RunAction reports a
@@ -130,7 +141,7 @@ func effectItem(customer string, ef Effect, now time.Time) outItem {
 	c := command{Customer: customer, Time: now, MessageID: ef.Key}
 	switch ef.Kind {
 	case EffectToCustomer:
-		c.Text, c.Buttons = ef.Text, ef.Buttons
+		c.Text, c.Buttons, c.Form = ef.Text, ef.Buttons, ef.Form
 		return outItem{dest: DestWhatsApp, kind: KindMessage, key: ef.Key, ref: ef.Ref, cmd: c}
 	case EffectToAgent:
 		c.Text = ef.Text

@@ -77,6 +77,18 @@ type Links interface {
 	Revoke(ctx context.Context, session string) error
 }
 
+// Forms issues and revokes WhatsApp Flow tokens (package waflows): the
+// third way to capture, a native form whose data goes encrypted to the
+// gateway's data endpoint.
+type Forms interface {
+	// Issue binds a new flow token to one session step and its fields.
+	Issue(ctx context.Context, r LinkRequest) (token string, expires time.Time, err error)
+	Revoke(ctx context.Context, session string) error
+	// FlowID returns the Meta Flow ID to send for a step of a flow, or ""
+	// when none is configured.
+	FlowID(flow, step string) string
+}
+
 // ActionArg is one input of a data-action call: a public value or a vault
 // token the action reveals into its request.
 type ActionArg struct {
@@ -127,6 +139,7 @@ type Config struct {
 	// fails over; without Invoker, every action fails over to on_error;
 	// without Watcher, agents leaving are learnt through the API only.
 	Links   Links
+	Forms   Forms
 	Invoker Invoker
 	Watcher Watcher
 	Logger  *slog.Logger
@@ -456,6 +469,11 @@ func (e *Engine) cleanup(ctx context.Context, st *state) {
 	if e.cfg.Links != nil {
 		if err := e.cfg.Links.Revoke(ctx, st.ID); err != nil {
 			e.log.Error("secure session: revoking links failed", "session", st.ID, "error", err.Error())
+		}
+	}
+	if e.cfg.Forms != nil {
+		if err := e.cfg.Forms.Revoke(ctx, st.ID); err != nil {
+			e.log.Error("secure session: revoking flow tokens failed", "session", st.ID, "error", err.Error())
 		}
 	}
 	if e.cfg.Watcher != nil && st.Reserved && st.Peer != "" {

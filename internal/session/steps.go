@@ -227,15 +227,36 @@ func (t *turn) enterCollect(s *flow.Step, b *flow.Collect) error {
 		t.toCustomer(t.render(b.Prompt) + "\n\n" + say(t.st.Locale, "link_prompt", url))
 	case flow.CaptureChat:
 		t.toCustomer(t.render(b.Prompt))
+	case flow.CaptureWhatsAppFlow:
+		id := ""
+		if t.e.cfg.Forms != nil {
+			id = t.e.cfg.Forms.FlowID(t.st.Flow, s.ID)
+		}
+		if id == "" {
+			// No data endpoint, or no Meta Flow published for this step:
+			// the step fails over to its failure path rather than hang.
+			t.e.log.Error("secure session: no WhatsApp Flow configured for the step", "session", t.st.ID, "flow", t.st.Flow, "step", s.ID)
+			t.toCustomer(say(t.st.Locale, "unavailable"))
+			return t.fail(b.OnFailure)
+		}
+		tok, _, err := t.e.cfg.Forms.Issue(t.ctx, LinkRequest{Session: t.st.ID, Step: s.ID, Locale: t.st.Locale, Fields: b.Fields})
+		if err != nil {
+			return fmt.Errorf("session: issue flow token: %w", err)
+		}
+		t.effects = append(t.effects, relay.Effect{Kind: relay.EffectToCustomer, Key: t.key("f"), Text: t.render(b.Prompt),
+			Form: &relay.FormInvite{FlowID: id, Token: tok, CTA: say(t.st.Locale, "form_cta")}})
 	default:
-		// WhatsApp Flows capture needs the Flows data endpoint, which this
-		// gateway does not serve yet: the step fails over to its failure
-		// path rather than hanging.
 		t.e.log.Error("secure session: capture mode not available", "session", t.st.ID, "step", s.ID, "capture", string(b.Capture))
 		t.toCustomer(say(t.st.Locale, "unavailable"))
 		return t.fail(b.OnFailure)
 	}
 	return nil
+}
+
+// offChat reports whether a collect step captures outside the chat (a
+// secure link or a WhatsApp Flow), whose values arrive as a "link" signal.
+func offChat(b *flow.Collect) bool {
+	return b.Capture == flow.CaptureLink || b.Capture == flow.CaptureWhatsAppFlow
 }
 
 func (t *turn) enterConfirm(b *flow.Confirm) {
@@ -458,6 +479,13 @@ func (t *turn) input(e event.Event) error {
 	}
 	switch b := s.Body.(type) {
 	case *flow.Collect:
+		if e.Unsupported == "nfm_reply" {
+			return nil // a form's completion: its values came through the endpoint
+		}
+		if b.Capture == flow.CaptureWhatsAppFlow {
+			t.toCustomer(say(t.st.Locale, "use_form"))
+			return nil
+		}
 		if b.Capture != flow.CaptureChat {
 			// Never forwarded: the customer may have typed the very value
 			// the link is for.
@@ -543,7 +571,7 @@ type captured struct {
 func (t *turn) linkSubmitted(step string, vals []captured) (bool, error) {
 	s := t.fl.Step(t.st.Step)
 	b, ok := s.Body.(*flow.Collect)
-	if t.st.Step != step || !ok || b.Capture != flow.CaptureLink {
+	if t.st.Step != step || !ok || !offChat(b) {
 		return false, nil // stale: the session moved on
 	}
 	for _, v := range vals {
@@ -558,7 +586,7 @@ func (t *turn) linkSubmitted(step string, vals []captured) (bool, error) {
 func (t *turn) linkFailed(step string) (bool, error) {
 	s := t.fl.Step(t.st.Step)
 	b, ok := s.Body.(*flow.Collect)
-	if t.st.Step != step || !ok || b.Capture != flow.CaptureLink {
+	if t.st.Step != step || !ok || !offChat(b) {
 		return false, nil
 	}
 	return true, t.fail(b.OnFailure)

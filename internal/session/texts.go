@@ -11,6 +11,8 @@ var texts = map[string]map[string]string{
 	"en": {
 		"reprompt":       "That doesn't look right. Please try again.",
 		"use_link":       "Please use the secure link I sent to enter your details. Reply CANCEL to stop.",
+		"use_form":       "Please use the form I sent (tap its button) to enter your details. Reply CANCEL to stop.",
+		"form_cta":       "Open secure form",
 		"wait":           "One moment please…",
 		"confirm_again":  "Please answer with one of the buttons.",
 		"yes":            "Yes",
@@ -33,6 +35,8 @@ var texts = map[string]map[string]string{
 	"pt-BR": {
 		"reprompt":      "Isso não parece correto. Tente novamente.",
 		"use_link":      "Use o link seguro que enviei para informar seus dados. Responda CANCELAR para parar.",
+		"use_form":      "Use o formulário que enviei (toque no botão) para informar seus dados. Responda CANCELAR para parar.",
+		"form_cta":      "Abrir formulário",
 		"wait":          "Um momento, por favor…",
 		"confirm_again": "Responda com um dos botões, por favor.",
 		"yes":           "Sim",
@@ -44,6 +48,8 @@ var texts = map[string]map[string]string{
 	"es": {
 		"reprompt":      "Eso no parece correcto. Inténtalo de nuevo.",
 		"use_link":      "Usa el enlace seguro que te envié para ingresar tus datos. Responde CANCELAR para detener.",
+		"use_form":      "Usa el formulario que te envié (toca su botón) para ingresar tus datos. Responde CANCELAR para detener.",
+		"form_cta":      "Abrir formulario",
 		"wait":          "Un momento, por favor…",
 		"confirm_again": "Responde con uno de los botones, por favor.",
 		"yes":           "Sí",
