@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -30,7 +29,8 @@ var (
 	// URI, a missing token, a KMS that cannot be reached or that refuses.
 	ErrKMS = errors.New("kms")
 	// ErrDenied is wrapped (with ErrKMS) when the KMS rejects the
-	// credentials: a wrong, expired or under-privileged Vault token.
+	// credentials: a wrong, expired or under-privileged Vault token, or AWS
+	// credentials that are refused or lack kms:Encrypt/kms:Decrypt.
 	ErrDenied = errors.New("permission denied")
 	// ErrNoToken is wrapped (with ErrKMS) when no Vault token was given
 	// and VAULT_TOKEN is not in the environment given to WithEnviron.
@@ -45,8 +45,13 @@ const (
 )
 
 // IsKeyURI reports whether ref names a KMS key (it starts with a scheme this
-// package serves, such as hcvault://) rather than holding key material.
+// package serves, hcvault:// or aws-kms://) rather than holding key
+// material.
 func IsKeyURI(ref string) bool {
+	return isHCVaultURI(ref) || isAWSURI(ref)
+}
+
+func isHCVaultURI(ref string) bool {
 	return len(ref) >= len(HCVaultScheme) && strings.EqualFold(ref[:len(HCVaultScheme)], HCVaultScheme)
 }
 
@@ -63,6 +68,9 @@ type options struct {
 	maxRetries int
 	minWait    time.Duration
 	namespace  string
+
+	awsEndpoint string
+	awsRegion   string
 }
 
 // WithToken sets the Vault token (configuration keys.kms_token). A zero
@@ -88,29 +96,30 @@ func WithPlainHTTPForTesting() Option {
 	return func(o *options) { o.plainHTTP = true }
 }
 
-// WithRootCAs sets the certificate authorities that Vault's TLS certificate
-// must chain to (a private CA); the default is the system's pool.
+// WithRootCAs sets the certificate authorities that the KMS's TLS
+// certificate must chain to (a private CA); the default is the system's
+// pool. For AWS it applies to every AWS call, credential services included.
 func WithRootCAs(pool *x509.CertPool) Option {
 	return func(o *options) { o.rootCAs = pool }
 }
 
 // WithCAFile adds the PEM certificates in path (configuration
-// keys.kms_ca_file) as the only authorities Vault's TLS certificate may
+// keys.kms_ca_file) as the only authorities the KMS's TLS certificate may
 // chain to. Open fails if the file cannot be read or holds no certificate.
 // An empty path is ignored.
 func WithCAFile(path string) Option {
 	return func(o *options) { o.caFile = path }
 }
 
-// WithTimeout bounds each request to Vault, retries included (default
+// WithTimeout bounds each request to the KMS, retries included (default
 // DefaultTimeout).
 func WithTimeout(d time.Duration) Option {
 	return func(o *options) { o.timeout = d }
 }
 
 // WithMaxRetries sets how often a request that failed with a 5xx status or
-// a connection error is retried (default DefaultMaxRetries; 0 disables
-// retries).
+// a connection error (for AWS also throttling) is retried (default
+// DefaultMaxRetries; 0 disables retries).
 func WithMaxRetries(n int) Option {
 	return func(o *options) { o.maxRetries = n }
 }
@@ -133,8 +142,9 @@ func WithRetryWaitForTesting(d time.Duration) Option {
 // a vault.KEK and can protect a Tink keyset. It is safe for concurrent use.
 type AEAD struct {
 	uri   string
-	a     tink.AEAD
+	a     tink.AEAD // hcvault://
 	token secret.Value
+	aws   *awsBackend // aws-kms://
 }
 
 var (
@@ -150,8 +160,11 @@ func Open(uri string, opts ...Option) (*AEAD, error) {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if !IsKeyURI(uri) {
-		return nil, fmt.Errorf("%w: not a KMS key URI (want %sHOST[:PORT]/MOUNT/keys/NAME)", ErrKMS, HCVaultScheme)
+	if isAWSURI(uri) {
+		return openAWS(uri, o)
+	}
+	if !isHCVaultURI(uri) {
+		return nil, fmt.Errorf("%w: not a KMS key URI (want %sHOST[:PORT]/MOUNT/keys/NAME or %sarn:aws:kms:REGION:ACCOUNT:key/ID)", ErrKMS, HCVaultScheme, AWSKMSScheme)
 	}
 	u, err := parseHCVaultURI(uri)
 	if err != nil {
@@ -168,13 +181,9 @@ func Open(uri string, opts ...Option) (*AEAD, error) {
 	}
 
 	if o.caFile != "" {
-		pem, err := os.ReadFile(o.caFile)
+		pool, err := readCAFile(o.caFile)
 		if err != nil {
-			return nil, fmt.Errorf("%w: CA file: %w", ErrKMS, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%w: CA file %s holds no PEM certificate", ErrKMS, o.caFile)
+			return nil, err
 		}
 		o.rootCAs = pool
 	}
@@ -300,6 +309,9 @@ func (k *AEAD) Decrypt(ciphertext, associatedData []byte) ([]byte, error) {
 // KMS key. It returns when ctx is done even if the request is still in
 // flight; that request ends at the client's timeout at the latest.
 func (k *AEAD) EncryptWithContext(ctx context.Context, plaintext, associatedData []byte) ([]byte, error) {
+	if k.aws != nil {
+		return k.aws.encrypt(ctx, plaintext, associatedData)
+	}
 	ct, err := k.call(ctx, func() ([]byte, error) { return k.a.Encrypt(plaintext, associatedData) })
 	if err != nil {
 		return nil, k.wrap("encrypt", err, plaintext)
@@ -310,6 +322,9 @@ func (k *AEAD) EncryptWithContext(ctx context.Context, plaintext, associatedData
 // DecryptWithContext decrypts a ciphertext from Encrypt with the same
 // associated data; see EncryptWithContext for how ctx is honoured.
 func (k *AEAD) DecryptWithContext(ctx context.Context, ciphertext, associatedData []byte) ([]byte, error) {
+	if k.aws != nil {
+		return k.aws.decrypt(ctx, ciphertext, associatedData)
+	}
 	pt, err := k.call(ctx, func() ([]byte, error) { return k.a.Decrypt(ciphertext, associatedData) })
 	if err != nil {
 		return nil, k.wrap("decrypt", err, ciphertext)

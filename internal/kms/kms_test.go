@@ -327,7 +327,7 @@ func TestOpenRejectsBadURIs(t *testing.T) {
 		{"hcvault://user:CANARY-pass@vault.example/transit/keys/k", false},
 		{"hcvault://vault.example/transit/keys/k?x=1", false},
 		{"hcvault://vault.example/transit/keys/k#f", false},
-		{"aws-kms://arn:aws:kms:us-east-1:1:key/k", false},
+		{"gcp-kms://projects/p/locations/l/keyRings/r/cryptoKeys/k", false},
 		{"", false},
 	}
 	for _, tc := range tests {
@@ -359,6 +359,10 @@ func TestIsKeyURI(t *testing.T) {
 		{"HCVault://h/transit/keys/k", true},
 		{`{"primaryKeyId":1}`, false},
 		{"hcvault:", false},
+		{"aws-kms://arn:aws:kms:us-east-1:111122223333:key/k", true},
+		{"AWS-KMS://arn:aws:kms:us-east-1:111122223333:alias/a", true},
+		{"aws-kms:", false},
+		{"gcp-kms://projects/p/locations/l/keyRings/r/cryptoKeys/k", false},
 		{"file:/etc/kek.json", false},
 		{"", false},
 	}

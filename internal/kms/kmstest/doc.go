@@ -19,4 +19,20 @@
 // Vault, the fake authenticates associated_data and ignores context. Each
 // key version is a real Tink AES-256-GCM key; [Transit.Rotate] adds a
 // version, and older ciphertexts keep decrypting, as in Vault.
+//
+// [AWSKMS] is a fake AWS KMS for aws-kms:// keys. It speaks the AWS JSON 1.1
+// protocol of the AWS KMS API reference ("Encrypt", "Decrypt", "Common
+// Errors"): POST / with X-Amz-Target TrentService.Encrypt or
+// TrentService.Decrypt, bodies {"KeyId", "Plaintext" (base64),
+// "EncryptionContext"} -> {"CiphertextBlob" (base64), "KeyId",
+// "EncryptionAlgorithm"} and back, errors as {"__type": CODE, "message":
+// TEXT}. It checks each request's SigV4 Authorization header (access key id,
+// region and service "kms" in the credential scope, and the signature
+// itself, recomputed with the fake's secret key by the AWS SDK's signer),
+// encrypts with a real Tink AES-256-GCM keyset that binds the key ARN and
+// the EncryptionContext as associated data (a different context gives
+// InvalidCiphertextException, as in KMS), and can simulate
+// AccessDeniedException ([AWSKMS.SetDenied]), an outage (500
+// KMSInternalException, [AWSKMS.SetDown]), a proxy echoing the request
+// ([AWSKMS.SetEchoErrors]) and automatic key rotation ([AWSKMS.Rotate]).
 package kmstest
