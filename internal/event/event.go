@@ -71,6 +71,10 @@ type Event struct {
 	StatusCodes []string `json:"status_codes,omitempty"`
 	// RefID is the id of the message a status or receipt is about.
 	RefID string `json:"ref_id,omitempty"`
+	// CallbackData is what the gateway attached to the message a status is
+	// about (WhatsApp biz_opaque_callback_data, whatsapp.md §1.5): the
+	// outbox message's idempotency key.
+	CallbackData string `json:"callback_data,omitempty"`
 	// PeerConversationID is the contact centre's conversation id.
 	PeerConversationID string `json:"peer_conversation_id,omitempty"`
 	// Buttons are quick replies an agent or bot offered.

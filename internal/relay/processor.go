@@ -392,6 +392,18 @@ func agentMessage(e event.Event) outItem {
 // accepted; whatsapp.md §1.5: "read" implies delivered and may arrive
 // without "delivered", so both map to one Delivered receipt.
 func (p *processor) customerStatus(ctx context.Context, e event.Event) ([]outItem, error) {
+	if e.CallbackData != "" && e.Status != "failed" {
+		// The status echoes the outbox key of the send (§1.5). If that send
+		// is still pending, its answer was lost (the gateway crashed while
+		// it was in flight): record it now, so it is not sent twice.
+		if m, err := p.st.FindOutbox(ctx, DestWhatsApp, e.CallbackData); err == nil && m.Payload != nil && m.IdempotencyKey == e.CallbackData {
+			if ok, err := p.st.DeliverByKey(ctx, DestWhatsApp, e.CallbackData, e.RefID, p.now()); err != nil {
+				return nil, err
+			} else if ok {
+				p.metrics.Processed.WithLabelValues(string(e.Kind), "delivery_recovered").Inc()
+			}
+		}
+	}
 	var status string
 	switch e.Status {
 	case "delivered", "read":

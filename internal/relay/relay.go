@@ -51,6 +51,11 @@ type Config struct {
 	Control Control
 	// ActionTimeout bounds one data-action run (default 60s).
 	ActionTimeout time.Duration
+	// ResendHold delays, after a crash, the resend of WhatsApp messages
+	// that were in flight (default 20s): WhatsApp cannot drop a resend,
+	// and a send that did happen is reported meanwhile by a status that
+	// echoes the outbox key, which marks it delivered instead.
+	ResendHold time.Duration
 	// PollInterval is the fallback poll when no wake-up arrives (retries
 	// coming due, reorder windows elapsing).
 	PollInterval time.Duration
@@ -87,6 +92,9 @@ func New(cfg Config) (*Relay, error) {
 	}
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 15 * time.Second
+	}
+	if cfg.ResendHold <= 0 {
+		cfg.ResendHold = 20 * time.Second
 	}
 	if cfg.ActionTimeout <= 0 {
 		cfg.ActionTimeout = 60 * time.Second
@@ -153,6 +161,13 @@ func (r *Relay) Run(ctx context.Context) error {
 	stopOnClose := context.AfterFunc(r.ctx, cancel)
 	defer stopOnClose()
 
+	// Messages a crashed predecessor had in flight are sent again.
+	if n, err := r.cfg.Store.RecoverLeases(ctx, r.cfg.Now(), map[string]time.Duration{DestWhatsApp: r.cfg.ResendHold}); err != nil {
+		return err
+	} else if n > 0 {
+		r.cfg.Logger.Warn("messages in flight at the last stop will be sent again", "messages", n,
+			"whatsapp_hold", r.cfg.ResendHold.String())
+	}
 	recorded := make(chan struct{})
 	go func() {
 		r.disp.recordLoop(r.signal(r.wakeDisp))

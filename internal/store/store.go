@@ -208,6 +208,17 @@ type Store interface {
 	// FindOutbox finds a delivered or pending message for destination whose
 	// idempotency key or external id is id.
 	FindOutbox(ctx context.Context, destination, id string) (OutboxMessage, error)
+	// DeliverByKey records the delivery of the pending message of
+	// destination whose idempotency key is key, learnt from the destination
+	// (a status that echoes the key) rather than from the send's answer. It
+	// reports whether a pending message was marked delivered.
+	DeliverByKey(ctx context.Context, destination, key, externalID string, at time.Time) (bool, error)
+	// RecoverLeases releases the leases a crashed predecessor left on
+	// messages it had in flight, so they are sent again; messages to a
+	// destination in hold are sent no sooner than now plus its duration
+	// (time for the destination to report a send that did happen). It
+	// returns how many leases were released. Call it once, before claiming.
+	RecoverLeases(ctx context.Context, now time.Time, hold map[string]time.Duration) (int64, error)
 
 	// Conversation returns what is known about a conversation.
 	Conversation(ctx context.Context, key string) (Conversation, error)

@@ -116,7 +116,9 @@ type inStatus struct {
 	Status      string `json:"status"`
 	Timestamp   string `json:"timestamp"`
 	RecipientID string `json:"recipient_id"`
-	Errors      []struct {
+	// BizOpaque echoes the send's biz_opaque_callback_data (§1.5).
+	BizOpaque string `json:"biz_opaque_callback_data"`
+	Errors    []struct {
 		Code int `json:"code"`
 	} `json:"errors"`
 }
@@ -267,6 +269,9 @@ func parseStatus(path string, s inStatus) (event.Event, error) {
 	}
 	ev := event.Event{Kind: event.CustomerStatus, Source: event.SourceWhatsApp, RefID: s.ID, Status: s.Status,
 		Customer: s.RecipientID, Time: t}
+	if len(s.BizOpaque) <= 512 { // the gateway's own keys are short; anything else is not ours
+		ev.CallbackData = s.BizOpaque
+	}
 	for _, e := range s.Errors {
 		ev.StatusCodes = append(ev.StatusCodes, strconv.Itoa(e.Code))
 	}

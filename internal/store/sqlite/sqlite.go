@@ -78,13 +78,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	db.in = in
-	// A SQLite database belongs to one process at a time, so leases left
-	// behind were held by a predecessor that crashed: release them, so its
-	// in-flight messages are resent now rather than when the leases expire.
-	if _, err := db.w.ExecContext(ctx, `UPDATE outbox SET lease_until = 0 WHERE state = 0 AND lease_until <> 0`); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sqlite: release leases: %w", err)
-	}
 	return db, nil
 }
 
@@ -613,6 +606,49 @@ func (db *DB) FindOutbox(ctx context.Context, destination, id string) (store.Out
 		return store.OutboxMessage{}, fmt.Errorf("sqlite: find outbox: %w", err)
 	}
 	return m, nil
+}
+
+// DeliverByKey implements store.Store.
+func (db *DB) DeliverByKey(ctx context.Context, destination, key, externalID string, at time.Time) (bool, error) {
+	var n int64
+	err := db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 1, payload = NULL, lease_until = 0, delivered_at = ?,
+			external_id = NULLIF(?, '') WHERE destination = ? AND idempotency_key = ? AND state = 0`, ms(at), externalID, destination, key)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("sqlite: deliver by key: %w", err)
+	}
+	return n > 0, nil
+}
+
+// RecoverLeases implements store.Store. A SQLite database belongs to one
+// process at a time, so every lease left was held by a predecessor that
+// crashed.
+func (db *DB) RecoverLeases(ctx context.Context, now time.Time, hold map[string]time.Duration) (int64, error) {
+	var n int64
+	err := db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+		for dest, d := range hold {
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET next_attempt_at = MAX(next_attempt_at, ?)
+				WHERE state = 0 AND lease_until <> 0 AND destination = ?`, ms(now.Add(d)), dest); err != nil {
+				return err
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE outbox SET lease_until = 0 WHERE state = 0 AND lease_until <> 0`)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: recover leases: %w", err)
+	}
+	return n, nil
 }
 
 // Conversation implements store.Store.

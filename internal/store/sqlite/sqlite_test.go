@@ -45,7 +45,7 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
-func TestOpenReleasesLeasesOfACrashedPredecessor(t *testing.T) {
+func TestReopenRecoversLeasesOfACrashedPredecessor(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "test.db")
 	db, err := sqlite.Open(ctx, path)
@@ -70,7 +70,13 @@ func TestOpenReleasesLeasesOfACrashedPredecessor(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	if got, _ := db.ClaimOutbox(ctx, now, time.Hour, 10); len(got) != 0 {
+		t.Fatal("a lease was released before the relay recovered it")
+	}
+	if n, err := db.RecoverLeases(ctx, now, nil); err != nil || n != 1 {
+		t.Fatalf("RecoverLeases = %d, %v", n, err)
+	}
 	if got, _ := db.ClaimOutbox(ctx, now, time.Hour, 10); len(got) != 1 {
-		t.Fatal("the lease of a crashed process still blocks its lane after reopening")
+		t.Fatal("the lease of a crashed process still blocks its lane after recovery")
 	}
 }

@@ -39,6 +39,7 @@ func Run(t *testing.T, open Opener) {
 		{"PruneKeepsPendingAndRecent", testPrune},
 		{"Stats", testStats},
 		{"SessionsSavedWithCompletion", testSessions},
+		{"DeliverByKeyAndRecoverLeases", testDeliverByKeyAndRecoverLeases},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -447,5 +448,51 @@ func testSessions(t *testing.T, s store.Store) {
 	}
 	if err := s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: pend[3].ID, Sessions: []store.SessionRecord{{ID: "bad"}}}}); err == nil {
 		t.Fatal("an incomplete session record was accepted")
+	}
+}
+
+// testDeliverByKeyAndRecoverLeases checks delivery learnt from a status
+// echoing the key, and the recovery of a crashed predecessor's leases with
+// a hold for destinations that cannot drop a resend.
+func testDeliverByKeyAndRecoverLeases(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.AppendInbox(ctx, []store.InboxEvent{ev("w", "k1", "c1", t0)}); err != nil {
+		t.Fatal(err)
+	}
+	pend, _ := s.PendingInbox(ctx, t0, 0, 10)
+	if err := s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: pend[0].ID, Outbox: []store.OutboxMessage{
+		out("whatsapp", "c1", "wa-1"), out("genesys", "c1", "gc-1"), out("whatsapp", "c2", "wa-2")}}}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := s.ClaimOutbox(ctx, t0, time.Minute, 10)
+	if err != nil || len(claimed) != 3 {
+		t.Fatalf("claim = %d, %v", len(claimed), err)
+	}
+	// The process dies with all three in flight; wa-2 was in fact sent,
+	// and its status (echoing the key) arrives after the restart.
+	n, err := s.RecoverLeases(ctx, t0, map[string]time.Duration{"whatsapp": 20 * time.Second})
+	if err != nil || n != 3 {
+		t.Fatalf("RecoverLeases = %d, %v; want 3", n, err)
+	}
+	if n, err := s.RecoverLeases(ctx, t0, nil); err != nil || n != 0 {
+		t.Fatalf("a second RecoverLeases = %d, %v; want 0", n, err)
+	}
+	due, err := s.ClaimOutbox(ctx, t0, time.Minute, 10)
+	if err != nil || len(due) != 1 || due[0].IdempotencyKey != "gc-1" {
+		t.Fatalf("claimable at once = %+v, %v; want only gc-1 (whatsapp held)", due, err)
+	}
+	ok, err := s.DeliverByKey(ctx, "whatsapp", "wa-2", "wamid.2", t0.Add(time.Second))
+	if err != nil || !ok {
+		t.Fatalf("DeliverByKey = %v, %v", ok, err)
+	}
+	if ok, err := s.DeliverByKey(ctx, "whatsapp", "wa-2", "wamid.2", t0.Add(time.Second)); err != nil || ok {
+		t.Fatalf("a second DeliverByKey = %v, %v; want false", ok, err)
+	}
+	if m, err := s.FindOutbox(ctx, "whatsapp", "wamid.2"); err != nil || m.IdempotencyKey != "wa-2" {
+		t.Fatalf("FindOutbox by the status's wamid = %+v, %v", m, err)
+	}
+	later, err := s.ClaimOutbox(ctx, t0.Add(21*time.Second), time.Minute, 10)
+	if err != nil || len(later) != 1 || later[0].IdempotencyKey != "wa-1" {
+		t.Fatalf("claimable after the hold = %+v, %v; want only wa-1", later, err)
 	}
 }
