@@ -671,6 +671,10 @@ func normalizeJSON(v any) any {
 // vaultKind maps a flow input type to the vault's kind.
 func vaultKind(t flow.InputType) vault.Kind { return vault.Kind(t.VaultKind()) }
 
+// cvvMaxAge bounds the life of a captured card security code: the
+// vault's default for ephemeral values.
+const cvvMaxAge = 10 * time.Minute
+
 // capture tokenizes a captured value and returns what the state keeps.
 func (e *Engine) capture(ctx context.Context, st *state, t flow.InputType, norm string) (*secretRef, error) {
 	kind := vaultKind(t)
@@ -682,6 +686,12 @@ func (e *Engine) capture(ctx context.Context, st *state, t flow.InputType, norm 
 		if e.cfg.IdentifierRetention.Class != vault.ClassSession {
 			opts.Retention, opts.Session = e.cfg.IdentifierRetention, ""
 		}
+	}
+	if t == flow.InputCVV {
+		// Sensitive authentication data (PCI DSS 3.3.1): erased once the
+		// action that uses it has answered, and never kept longer than the
+		// ephemeral class allows even if that action never runs.
+		opts.TTL = cvvMaxAge
 	}
 	switch t {
 	case flow.InputCardNumber:
