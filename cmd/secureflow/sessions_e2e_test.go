@@ -319,6 +319,9 @@ func TestSelfServicePasswordReset(t *testing.T) {
 	waitFor(t, "the second password prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "again") })
 	send(password)
 	waitFor(t, "the end", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "Your password has been changed") })
+	if got := sentTexts(s.WA)[from]; len(got) != 2 { // the form's prompt, then the closing message
+		t.Fatalf("the customer got %q, want only the form's prompt and the closing message", got)
+	}
 	var got map[string]any
 	waitFor(t, "the session to end", 20*time.Second, func() bool {
 		callAPI(t, s, key, http.MethodGet, "/v1/secure-sessions/"+id, nil, &got)
@@ -808,6 +811,9 @@ func TestPasswordByWhatsAppFlow(t *testing.T) {
 		t.Fatalf("submit: %+v, %v", res, err)
 	}
 	waitFor(t, "the end", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "Your password has been changed") })
+	if got := sentTexts(s.WA)[from]; len(got) != 2 { // the form's prompt, then the closing message
+		t.Fatalf("the customer got %q, want only the form's prompt and the closing message", got)
+	}
 	// whatsapp.md §3.6: a used flow token is answered 427.
 	if again, err := s.WA.SubmitFlow(ctx, from, token, map[string]string{"new_password": password}); err != nil || again.Completed ||
 		len(again.Responses) == 0 || again.Responses[0].Status != 427 {

@@ -466,6 +466,12 @@ func (t *turn) finish(outcome string, outputs []*flow.Binding) {
 
 // input handles a customer message during the session.
 func (t *turn) input(e event.Event) error {
+	if e.Unsupported == "nfm_reply" {
+		// A WhatsApp Flow's completion, which WhatsApp sends after the form
+		// was submitted: its values came through the data endpoint and the
+		// session has moved on; there is nothing to answer.
+		return nil
+	}
 	text := e.Text
 	if e.Reply != nil && text == "" {
 		text = e.Reply.Title
@@ -479,9 +485,6 @@ func (t *turn) input(e event.Event) error {
 	}
 	switch b := s.Body.(type) {
 	case *flow.Collect:
-		if e.Unsupported == "nfm_reply" {
-			return nil // a form's completion: its values came through the endpoint
-		}
 		if b.Capture == flow.CaptureWhatsAppFlow {
 			t.toCustomer(say(t.st.Locale, "use_form"))
 			return nil
