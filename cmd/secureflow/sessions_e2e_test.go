@@ -836,3 +836,30 @@ func TestPasswordByWhatsAppFlow(t *testing.T) {
 		"logs":                      []byte(logs.String()),
 	})
 }
+
+// TestDemoBotHandOver: the demo page's bot starts a self-service flow.
+func TestDemoBotHandOver(t *testing.T) {
+	s, _ := startStack(t, stackOptions{DataDir: t.TempDir()})
+	from := "5511955550113"
+	customer(t, s, from)("oi " + label(from))
+	waitFor(t, "the first message", 20*time.Second, func() bool { return len(receivedTexts(s.GC)[from]) == 1 })
+	resp, err := http.Post(s.URL()+"/demo/secure-sessions", "application/json",
+		strings.NewReader(`{"flow":"reset-password","conversation":"`+from+`","inputs":{"account_id":"AC-1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("demo start: %d", resp.StatusCode)
+	}
+	waitFor(t, "the code prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code") })
+	var otps map[string]map[string]string
+	r2, err := http.Get(s.URL() + "/emulator/payments/otps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r2.Body.Close()
+	if err := json.NewDecoder(r2.Body).Decode(&otps); err != nil || len(otps["otps"]["AC-1"]) != 6 {
+		t.Fatalf("otps = %v, %v", otps, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,7 @@ import (
 	waemu "github.com/secureflow/secureflow/internal/emulator/whatsapp"
 	"github.com/secureflow/secureflow/internal/keyring"
 	"github.com/secureflow/secureflow/internal/secret"
+	"github.com/secureflow/secureflow/internal/session"
 	"github.com/secureflow/secureflow/internal/waflows"
 )
 
@@ -221,6 +223,7 @@ func newStack(ctx context.Context, o stackOptions) (*stack, error) {
 			return dialer.DialContext(ctx, network, addr)
 		},
 	}}
+	var demoEngine *session.Engine
 	p, err := NewProgram(ctx, cfg, Options{
 		Logger:       log,
 		Listener:     ln,
@@ -237,6 +240,9 @@ func newStack(ctx context.Context, o stackOptions) (*stack, error) {
 			mux.Handle("/emulator/whatsapp/", wa.Handler())
 			mux.Handle("/emulator/genesys/", gc.Handler())
 			mux.Handle("/emulator/payments/", pay)
+			// The demo page's "bot" hands a conversation to a self-service
+			// flow, as a Genesys bot would through POST /v1/secure-sessions.
+			mux.HandleFunc("POST /demo/secure-sessions", demoStart(&demoEngine))
 			mux.Handle("/", demo.Handler())
 			if o.Mount != nil {
 				o.Mount(mux)
@@ -250,6 +256,7 @@ func newStack(ctx context.Context, o stackOptions) (*stack, error) {
 		ln.Close()
 		return nil, err
 	}
+	demoEngine = p.sessions
 	return &stack{Program: p, WA: wa, GC: gc, Pay: pay, appSecret: appSecret.Reveal(), genesysSecret: webhookSecret.Reveal()}, nil
 }
 
@@ -260,4 +267,27 @@ func (s *stack) Close() error {
 	err := errors.Join(s.Program.Close(), s.WA.Close(), s.GC.Close())
 	s.Pay.Close()
 	return err
+}
+
+// demoStart serves POST /demo/secure-sessions for the demo page: it starts
+// a self-service session as a bot would, without an API key (the demo only).
+func demoStart(eng **session.Engine) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Flow         string         `json:"flow"`
+			Conversation string         `json:"conversation"`
+			Inputs       map[string]any `json:"inputs"`
+		}
+		if *eng == nil || json.NewDecoder(http.MaxBytesReader(w, r.Body, 4<<10)).Decode(&req) != nil {
+			http.Error(w, "want {flow, conversation, inputs}", http.StatusBadRequest)
+			return
+		}
+		v, err := (*eng).Start(r.Context(), session.StartRequest{Flow: req.Flow, Conversation: req.Conversation, Inputs: req.Inputs, Principal: "demo"})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"id": v.ID, "status": v.Status})
+	}
 }

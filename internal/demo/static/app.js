@@ -88,6 +88,9 @@ async function refresh() {
       .concat(sent.map((m) => ({ dir: "in", text: m.text || "(interactive message)", buttons: replyButtons(m), meta: when(m.time) + " · business", time: m.time })));
     phone.sort((a, b) => new Date(a.time) - new Date(b.time));
     render($("wa-log"), phone);
+    const otps = (await api("GET", "/emulator/payments/otps")).otps || {};
+    const codes = Object.entries(otps).map(([acct, code]) => acct + ": " + code).join(" · ");
+    $("wa-sms").textContent = codes ? "Text message from the bank: code " + codes : "";
 
     const convs = list(await api("GET", "/emulator/genesys/conversations"), "conversations");
     const conv = convs.find((c) => c.customerId === customer && c.state === "connected") || convs.find((c) => c.customerId === customer);
@@ -128,6 +131,18 @@ $("gc-form").addEventListener("submit", async (ev) => {
 
 for (const b of document.querySelectorAll("button.try")) {
   b.addEventListener("click", () => { $("gc-text").value = b.dataset.text; $("gc-text").focus(); });
+}
+
+for (const b of document.querySelectorAll("button.bot")) {
+  b.addEventListener("click", async () => {
+    const inputs = b.dataset.account ? { account_id: b.dataset.account } : {};
+    try {
+      await api("POST", "/demo/secure-sessions", { flow: b.dataset.flow, conversation: $("wa-from").value.trim(), inputs });
+    } catch (e) {
+      console.error(e);
+    }
+    refresh();
+  });
 }
 
 refresh();

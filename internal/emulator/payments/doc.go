@@ -40,6 +40,10 @@
 //	  200 {"charges": [{"id", "status", "decline_reason", "authorization_code",
 //	  "amount", "currency", "reference", "card": "411111******1111",
 //	  "idempotency_key"}]}: the card masked to first six and last four.
+//	GET  {prefix}otps
+//	  200 {"otps": {"<account>": "<code>"}}: the one-time codes the account
+//	  service "texted" (POST v1/accounts/{id}/otp) and not yet verified,
+//	  for a demo to show where the customer would read them.
 //	POST {prefix}reset
 //	  forgets charges, requests, idempotency keys, customers and the next
 //	  outcome. 204.
@@ -50,5 +54,6 @@
 // leak tests can assert that a secret reached this upstream and nowhere
 // else; [Emulator.Charges] and [Emulator.ChargeCount] report what was
 // charged; [Emulator.SetNext] and [Emulator.Reset] mirror the control API;
-// [Emulator.Close] releases held requests.
+// [Emulator.OTP] reads a code sent to an account; [Emulator.FailNext]
+// makes the next charges fail; [Emulator.Close] releases held requests.
 package payments

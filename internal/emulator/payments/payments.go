@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -96,6 +97,14 @@ func New(cfg Config) *Emulator {
 	e.mux.HandleFunc("POST "+p+"v1/accounts/{id}/otp/verify", e.auth(e.verifyOTP))
 	e.mux.HandleFunc("PUT "+p+"next", e.setNext)
 	e.mux.HandleFunc("GET "+p+"charges", e.listCharges)
+	e.mux.HandleFunc("GET "+p+"otps", func(w http.ResponseWriter, r *http.Request) {
+		// What the account service "texted" to each account's phone: the
+		// demo shows it where a customer would read it.
+		e.mu.Lock()
+		out := maps.Clone(e.otps)
+		e.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{"otps": out})
+	})
 	e.mux.HandleFunc("POST "+p+"reset", func(w http.ResponseWriter, r *http.Request) {
 		e.Reset()
 		w.WriteHeader(http.StatusNoContent)
