@@ -442,10 +442,15 @@ func looksSecret(tok string) bool {
 // follows a card number (or a card number and its expiry date), separated by
 // one to three spaces or punctuation marks.
 func cardBlock(text string, at int, dst []Span) []Span {
+	return cardBlockRun(text, at, digitRun(text, at)-at, dst)
+}
+
+// cardBlockRun is cardBlock given n, the length of the digit run at at.
+func cardBlockRun(text string, at, n int, dst []Span) []Span {
 	// The value's shape first (cheap), then the card before it. The
 	// length of the leading digit run tells which value it can be: a
 	// month has one or two digits, a security code three or four.
-	switch n := digitRun(text, at) - at; {
+	switch {
 	case n <= 2:
 		if e, ok := expiryValue(text, at, false); ok && afterCard(text, at, 1) {
 			dst = append(dst, Span{CardExpiry, at, e, scoreCardBlock})

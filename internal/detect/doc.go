@@ -65,6 +65,16 @@
 // no input can make the scanner backtrack. Checksums (Luhn, mod 11, mod 97,
 // double SHA-256) run only on candidates that already have the right shape.
 //
+// The built-in detectors are not called through the interface: where they
+// trigger together at a digit (cards, CPF, SSN, CNPJ, phone, IP, Bitcoin,
+// and an expiry date or security code after a card), the scanner reads the
+// digit run once, the length of its first group and the byte after it,
+// and parses its groups (digits separated by single spaces, hyphens or full
+// stops) only when they hold the nine digits the longest readings need;
+// each detector then checks its shape and checksum on that shared parse.
+// Custom detectors are called through [Detector.Detect], which the built-in
+// ones also implement in full.
+//
 // # Validators and masks
 //
 // The validators ([ValidCard], [ValidCPF], [ValidCNPJ], [ValidIBAN],

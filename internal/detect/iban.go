@@ -202,8 +202,14 @@ func (ibanDetector) Name() string { return "iban" }
 
 func (ibanDetector) Entities() []Entity { return []Entity{IBAN} }
 
+// Triggers places the trigger on the first check digit, after the two
+// letters of the country code, rather than on the first letter: nearly
+// every word starts with a letter, and a trigger there made the scanner
+// stop at every word start, while a digit after two letters is rare in
+// chat. Detect checks the word boundary before the country code itself.
 func (ibanDetector) Triggers() []Trigger {
-	return []Trigger{{Bytes: LetterBytes, Boundary: AfterNonWord, Lookahead: []string{LetterBytes, DigitBytes, DigitBytes}}}
+	return []Trigger{{Bytes: DigitBytes, Boundary: AfterNonDigit,
+		Lookbehind: []string{LetterBytes, LetterBytes}, Lookahead: []string{DigitBytes}}}
 }
 
 const (
@@ -212,6 +218,12 @@ const (
 )
 
 func (ibanDetector) Detect(text string, at int, dst []Span) []Span {
+	// at is the first check digit: the IBAN starts at the country code,
+	// at the start of a word.
+	if at < 2 || (at > 2 && byteClass[text[at-3]] != classOther) {
+		return dst
+	}
+	at -= 2
 	// Country code and check digits: two letters of one case, two digits.
 	if len(text)-at < 15 || !isDigit(text[at+2]) || !isDigit(text[at+3]) {
 		return dst

@@ -124,10 +124,17 @@ func (numberDetector) Detect(text string, at int, dst []Span) []Span {
 	}
 	var g digitGroups
 	g.parse(text, at)
+	return detectNumbers(text, at, &g, dst)
+}
+
+// detectNumbers is numberDetector.Detect on the digit groups g parsed at
+// at, which hold at least nine digits. The scanner calls it with the parse
+// it shares among the numeric detectors (see fireDigits).
+func detectNumbers(text string, at int, g *digitGroups, dst []Span) []Span {
 	// detectCard needs minCardDigits; the length test spares the run
 	// checks on the many nine- to twelve-digit numbers.
-	if g.digits >= minCardDigits && cardStart(text, at) && !inLongCode(text, at, &g) {
-		dst = detectCard(text, &g, dst)
+	if g.digits >= minCardDigits && cardStart(text, at) && !inLongCode(text, at, g) {
+		dst = detectCard(text, g, dst)
 	}
 
 	// CPF and SSN are read on the token: the groups up to the first space.
@@ -140,8 +147,8 @@ func (numberDetector) Detect(text string, at int, dst []Span) []Span {
 	for t+1 < g.n && g.sep[t+1] != ' ' {
 		t++
 	}
-	dst = detectCPF(text, &g, t, dst)
-	dst = detectSSN(text, &g, t, at, dst)
+	dst = detectCPF(text, g, t, dst)
+	dst = detectSSN(text, g, t, at, dst)
 	return dst
 }
 

@@ -57,15 +57,17 @@ type phoneShape struct {
 }
 
 func (phoneDetector) Detect(text string, at int, dst []Span) []Span {
-	if isDigit(text[at]) && at > 0 && (text[at-1] == '+' || text[at-1] == '(') {
-		return dst // handled from the "+" or "("
+	if isDigit(text[at]) {
+		if !groupDigitsAtLeast(text, at, 9) {
+			// Without "+" or "(", every shape classify accepts has nine
+			// digits or more: leave short numbers before parsing them.
+			return dst
+		}
+		var g digitGroups
+		g.parse(text, at)
+		return detectPhoneDigits(text, at, &g, dst)
 	}
-	if at >= 2 && (text[at-1] == '-' || text[at-1] == '.' || text[at-1] == ' ') && isDigit(text[at-2]) {
-		return dst // the middle of a longer number, read from its start
-	}
-	if isDigit(text[at]) && !groupDigitsAtLeast(text, at, 9) {
-		// Without "+" or "(", every shape classify accepts has nine digits
-		// or more: leave short numbers before parsing them.
+	if inNumber(text, at) {
 		return dst
 	}
 	var p phoneShape
@@ -73,6 +75,44 @@ func (phoneDetector) Detect(text string, at int, dst []Span) []Span {
 	if !ok {
 		return dst
 	}
+	return appendPhone(text, at, end, &p, dst)
+}
+
+// inNumber reports whether at follows a digit and a group separator: the
+// middle of a longer number, read from its start.
+func inNumber(text string, at int) bool {
+	return at >= 2 && (text[at-1] == '-' || text[at-1] == '.' || text[at-1] == ' ') && isDigit(text[at-2])
+}
+
+// detectPhoneDigits reads a phone number that starts with the digit at at
+// from g, the digit groups parsed there, which hold at least nine digits.
+// It is what parsePhone reads from a digit: parsePhone's groups are g's
+// (digits separated by single spaces, hyphens or full stops), and it fails
+// exactly when there are more than maxPhoneGroups of them or more than
+// maxPhoneDigits digits, in which case g was not cut short either (g stops
+// only after maxGroups groups or maxRunDigits digits).
+func detectPhoneDigits(text string, at int, g *digitGroups, dst []Span) []Span {
+	if at > 0 && (text[at-1] == '+' || text[at-1] == '(') {
+		return dst // handled from the "+" or "("
+	}
+	if inNumber(text, at) || g.n > maxPhoneGroups || g.digits > maxPhoneDigits {
+		return dst
+	}
+	end := g.end[g.n-1]
+	if !phoneEnds(text, end) {
+		return dst
+	}
+	p := phoneShape{paren: -1, n: g.n}
+	for k := 0; k < g.n; k++ {
+		p.glen[k], p.sep[k] = g.len(k), g.sep[k]
+	}
+	p.nd = len(g.appendDigits(text, g.n-1, p.digits[:0]))
+	return appendPhone(text, at, end, &p, dst)
+}
+
+// appendPhone scores the parsed shape p of text[at:end] and appends it if
+// it is a phone number.
+func appendPhone(text string, at, end int, p *phoneShape, dst []Span) []Span {
 	score := p.classify()
 	if score == 0 {
 		return dst
@@ -81,6 +121,16 @@ func (phoneDetector) Detect(text string, at int, dst []Span) []Span {
 		score = min(0.9, score+scorePhoneContext)
 	}
 	return append(dst, Span{Phone, at, end, score})
+}
+
+// phoneEnds reports whether a phone number may end at i: not glued to a
+// word, and not a decimal, a fraction or a time ("1.234,56", "12/03",
+// "10:30").
+func phoneEnds(text string, i int) bool {
+	if wordAt(text, i) {
+		return false
+	}
+	return !(i+1 < len(text) && strings.IndexByte(",/:", text[i]) >= 0 && isDigit(text[i+1]))
 }
 
 // parsePhone reads digit groups from at: an optional "+", then up to
@@ -144,12 +194,7 @@ func parsePhone(text string, at int, p *phoneShape) (end int, ok bool) {
 		}
 		break
 	}
-	// Right boundary: not glued to a word, and not a decimal, a fraction
-	// or a time ("1.234,56", "12/03", "10:30").
-	if wordAt(text, i) {
-		return 0, false
-	}
-	if i+1 < len(text) && strings.IndexByte(",/:", text[i]) >= 0 && isDigit(text[i+1]) {
+	if !phoneEnds(text, i) {
 		return 0, false
 	}
 	return i, true

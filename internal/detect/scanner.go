@@ -318,6 +318,13 @@ type cell struct {
 	all       uint8   // one bit per detector
 	probes    []probe // most selective first
 	first     *probe  // probes[0], or a probe admitting everything
+	// builtin is set when every detector of the cell is a built-in one,
+	// of kinds[j]: fire then calls them through fireBuiltin, which shares
+	// the parse of a digit run among them. long has the bits of the
+	// detectors that need that run's groups parsed.
+	builtin bool
+	kinds   [maxCellDetectors]builtinKind
+	long    uint8
 }
 
 // probe filters the byte at one offset from the trigger position.
@@ -328,7 +335,16 @@ type probe struct {
 }
 
 func newCell(ds []Detector, ts []Trigger) cell {
-	c := cell{detectors: ds, all: uint8(1<<len(ds) - 1)}
+	c := cell{detectors: ds, all: uint8(1<<len(ds) - 1), builtin: true}
+	for j, d := range ds {
+		c.kinds[j] = kindOf(d)
+		switch c.kinds[j] {
+		case kindOther:
+			c.builtin = false
+		case kindNumbers, kindPhone:
+			c.long |= 1 << j
+		}
+	}
 	for o := -maxLookbehind; o <= maxLookahead; o++ {
 		if o == 0 {
 			continue
@@ -446,6 +462,9 @@ func (c *cell) fire(text string, i int, m uint8, dst []Span) []Span {
 		if m == 0 {
 			return dst
 		}
+	}
+	if c.builtin {
+		return c.fireBuiltin(text, i, m, dst)
 	}
 	for ; m != 0; m &= m - 1 {
 		dst = c.detectors[bits.TrailingZeros8(m)].Detect(text, i, dst)
