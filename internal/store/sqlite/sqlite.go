@@ -42,7 +42,19 @@ type DB struct {
 	// fullSync records whether the writer connection is in
 	// synchronous=FULL mode; only its holder reads or changes it.
 	fullSync atomic.Bool
+
+	// ckpt runs WAL checkpoints off the write path (see checkpointLoop).
+	ckpt     *sql.DB
+	stopCkpt context.CancelFunc
+	ckptDone chan struct{}
 }
+
+// checkpointEvery is how often the background checkpointer copies the WAL
+// into the database file. Commits never checkpoint themselves
+// (wal_autocheckpoint is off): with large commits (a batch of tokens
+// dirties hundreds of pages) an inline checkpoint every ~1000 pages put
+// that copy on the writer's path.
+const checkpointEvery = 200 * time.Millisecond
 
 var _ store.Store = (*DB)(nil)
 
@@ -82,7 +94,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 }
 
 func openFile(ctx context.Context, path, migrationDir string, hot []string) (*DB, error) {
-	dsn := func() string {
+	// cacheKiB sizes a connection's page cache. The writer's is larger: it
+	// walks the indexes of every insert (the vault's records and their
+	// fingerprint index grow with every token), and a miss there is a
+	// read on the write path. Pages are cached as used, so a small
+	// database keeps a small footprint.
+	dsn := func(cacheKiB int) string {
 		q := url.Values{}
 		for _, p := range []string{
 			"journal_mode(WAL)",
@@ -90,13 +107,15 @@ func openFile(ctx context.Context, path, migrationDir string, hot []string) (*DB
 			"busy_timeout(10000)",
 			"foreign_keys(ON)",
 			"temp_store(MEMORY)",
+			fmt.Sprintf("cache_size(-%d)", cacheKiB),
+			"wal_autocheckpoint(0)",
 		} {
 			q.Add("_pragma", p)
 		}
 		q.Set("_txlock", "immediate")
 		return "file:" + path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn())
+	w, err := sql.Open("sqlite", dsn(32<<10))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -113,7 +132,7 @@ func openFile(ctx context.Context, path, migrationDir string, hot []string) (*DB
 		w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", dsn())
+	r, err := sql.Open("sqlite", dsn(8<<10))
 	if err != nil {
 		db.closeStmts()
 		w.Close()
@@ -121,7 +140,44 @@ func openFile(ctx context.Context, path, migrationDir string, hot []string) (*DB
 	}
 	r.SetMaxOpenConns(4)
 	db.r = r
+	ckpt, err := sql.Open("sqlite", dsn(1<<10))
+	if err != nil {
+		db.closeStmts()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open checkpointer: %w", err)
+	}
+	ckpt.SetMaxOpenConns(1)
+	db.ckpt = ckpt
+	cctx, stop := context.WithCancel(context.Background())
+	db.stopCkpt, db.ckptDone = stop, make(chan struct{})
+	go db.checkpointLoop(cctx)
 	return db, nil
+}
+
+// checkpointLoop copies committed WAL frames into the database file in the
+// background (PASSIVE: it never waits for readers or writers), and resets
+// the WAL once it is fully copied so that it does not grow without bound.
+func (db *DB) checkpointLoop(ctx context.Context) {
+	defer close(db.ckptDone)
+	t := time.NewTicker(checkpointEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var busy, logFrames, done int
+		if err := db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
+			continue // closed, or busy: the next tick tries again
+		}
+		if logFrames > 0 && done == logFrames && logFrames > 4096 {
+			// Everything is in the file: let the next writer start the WAL
+			// over instead of appending to a large file.
+			_, _ = db.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
+		}
+	}
 }
 
 func (db *DB) migrate(ctx context.Context, dir string) error {
@@ -141,8 +197,10 @@ func (db *DB) migrate(ctx context.Context, dir string) error {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.stopCkpt()
+	<-db.ckptDone
 	db.closeStmts()
-	err := errors.Join(db.r.Close(), db.w.Close())
+	err := errors.Join(db.ckpt.Close(), db.r.Close(), db.w.Close())
 	if db.in != nil {
 		err = errors.Join(err, db.in.Close())
 	}
