@@ -319,9 +319,6 @@ func TestSelfServicePasswordReset(t *testing.T) {
 	waitFor(t, "the second password prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "again") })
 	send(password)
 	waitFor(t, "the end", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "Your password has been changed") })
-	if got := sentTexts(s.WA)[from]; len(got) != 2 { // the form's prompt, then the closing message
-		t.Fatalf("the customer got %q, want only the form's prompt and the closing message", got)
-	}
 	var got map[string]any
 	waitFor(t, "the session to end", 20*time.Second, func() bool {
 		callAPI(t, s, key, http.MethodGet, "/v1/secure-sessions/"+id, nil, &got)
