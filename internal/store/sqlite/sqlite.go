@@ -43,8 +43,10 @@ type DB struct {
 	// synchronous=FULL mode; only its holder reads or changes it.
 	fullSync atomic.Bool
 
-	// ckpt runs WAL checkpoints off the write path (see checkpointLoop).
+	// ckpt runs WAL checkpoints off the write path (see checkpointLoop);
+	// ckptMu keeps it from running while an erasure truncates the WAL.
 	ckpt     *sql.DB
+	ckptMu   sync.Mutex
 	stopCkpt context.CancelFunc
 	ckptDone chan struct{}
 }
@@ -168,15 +170,15 @@ func (db *DB) checkpointLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		db.ckptMu.Lock()
 		var busy, logFrames, done int
-		if err := db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done); err != nil {
-			continue // closed, or busy: the next tick tries again
-		}
-		if logFrames > 0 && done == logFrames && logFrames > 4096 {
+		err := db.ckpt.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &done)
+		if err == nil && logFrames > 4096 && done == logFrames {
 			// Everything is in the file: let the next writer start the WAL
 			// over instead of appending to a large file.
 			_, _ = db.ckpt.ExecContext(ctx, `PRAGMA wal_checkpoint(RESTART)`)
 		}
+		db.ckptMu.Unlock()
 	}
 }
 

@@ -81,14 +81,28 @@ func (vs *VaultStore) checkpoint(ctx context.Context) {
 // so that no page image of an erased record remains in the -wal file. It
 // returns an error if readers kept it from completing.
 func (vs *VaultStore) Checkpoint(ctx context.Context) error {
-	var busy, logFrames, done int
-	if err := vs.db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
-		return fmt.Errorf("sqlite: vault: checkpoint: %w", err)
+	// The background checkpointer must not hold the WAL meanwhile.
+	vs.db.ckptMu.Lock()
+	defer vs.db.ckptMu.Unlock()
+	// A reader finishing a query can make one attempt busy: try a few
+	// times before leaving it to the next write (shredPending).
+	for attempt := 0; ; attempt++ {
+		var busy, logFrames, done int
+		if err := vs.db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+			return fmt.Errorf("sqlite: vault: checkpoint: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if attempt == 4 {
+			return errors.New("sqlite: vault: checkpoint: database busy")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
-	if busy != 0 {
-		return errors.New("sqlite: vault: checkpoint: database busy")
-	}
-	return nil
 }
 
 // auditAppender appends chained audit entries within one write
