@@ -132,6 +132,7 @@ type ParseError struct {
 	Reason string
 }
 
+// Error implements error: the JSON path and the reason, never the value.
 func (e *ParseError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }
 
 // JSONError turns an encoding/json error into a ParseError that carries the

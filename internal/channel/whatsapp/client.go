@@ -306,6 +306,7 @@ type APIError struct {
 	Err error
 }
 
+// Error implements error: the operation's detail, HTTP status and Meta code, never a message body.
 func (e *APIError) Error() string {
 	s := "whatsapp: " + e.Detail
 	if e.HTTPStatus != 0 {
@@ -321,6 +322,7 @@ func (e *APIError) Error() string {
 	return s
 }
 
+// Unwrap returns the underlying transport error, if any.
 func (e *APIError) Unwrap() error { return e.Err }
 
 // retryableCodes are Meta error codes that succeed later (§2.7): throughput

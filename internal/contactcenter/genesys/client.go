@@ -243,6 +243,7 @@ func newAPIError(op string, resp *http.Response) *APIError {
 		RetryAfterHint: retry.ParseAfter(resp.Header.Get("Retry-After"), time.Now())}
 }
 
+// Error implements error: the operation, HTTP status and detail.
 func (e *APIError) Error() string {
 	s := "genesys: " + e.Op
 	if e.Status != 0 {
@@ -257,6 +258,7 @@ func (e *APIError) Error() string {
 	return s
 }
 
+// Unwrap returns the underlying transport error, if any.
 func (e *APIError) Unwrap() error { return e.Err }
 
 // Retryable reports whether trying again later can succeed: network errors,
