@@ -860,3 +860,36 @@ func TestDemoBotHandOver(t *testing.T) {
 		t.Fatalf("otps = %v, %v", otps, err)
 	}
 }
+
+// TestAgentDisconnectedEventThroughAPI: an integration without the
+// Notifications API reports that the agent left with POST
+// /v1/conversations/{id}/events; the session then ends through its
+// on_agent_gone path.
+func TestAgentDisconnectedEventThroughAPI(t *testing.T) {
+	key, withKey := apiKey(t)
+	s, _ := startStack(t, stackOptions{DataDir: t.TempDir(), FlowsFromDisk: true, Tune: func(c *config.Config) {
+		withKey(c)
+		c.Sessions.Flows = []string{"testdata/sessions"}
+		c.Sessions.Actions = "../../examples/actions.yaml"
+	}})
+	from := "5511955550114"
+	send, conv := startBySecureCommand(t, s, from, "/secure pin-check account=AC-14")
+	waitFor(t, "the prompt", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "6-digit code") })
+	var problem map[string]any
+	if code := callAPI(t, s, key, http.MethodPost, "/v1/conversations/"+conv+"/events", map[string]any{"type": "agent_disconnected"}, &problem); code != http.StatusNoContent {
+		t.Fatalf("event: %d %v", code, problem)
+	}
+	id := sessionOf(t, s, from)
+	waitFor(t, "the session to learn the agent left", 20*time.Second, func() bool {
+		var got map[string]any
+		callAPI(t, s, key, http.MethodGet, "/v1/secure-sessions/"+id, nil, &got)
+		return got["agent_present"] == false
+	})
+	send("482914")
+	waitFor(t, "the confirmation", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "Use the code") })
+	send("yes")
+	waitFor(t, "the transfer message", 20*time.Second, func() bool { return strings.Contains(lastSent(s, from), "transferring you") })
+	if code := callAPI(t, s, key, http.MethodPost, "/v1/conversations/"+conv+"/events", map[string]any{"type": "agent_disconnected"}, &problem); code != http.StatusNotFound {
+		t.Fatalf("an event for a conversation without a session: %d %v, want 404", code, problem)
+	}
+}
