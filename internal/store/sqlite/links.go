@@ -17,12 +17,16 @@ import (
 // descriptions, never a token or a submitted value.
 type LinkStore struct {
 	db *DB
+	grantTable
 }
 
 var _ securelink.Store = (*LinkStore)(nil)
 
 // Links returns the secure link store backed by db.
-func (db *DB) Links() *LinkStore { return &LinkStore{db: db} }
+func (db *DB) Links() *LinkStore {
+	return &LinkStore{db: db, grantTable: grantTable{db: db, table: "securelinks", what: "link",
+		notFound: securelink.ErrNotFound, used: securelink.ErrUsed}}
+}
 
 // CreateLink implements securelink.Store.
 func (ls *LinkStore) CreateLink(ctx context.Context, l securelink.Link) error {
@@ -63,17 +67,6 @@ func (ls *LinkStore) LinkByHash(ctx context.Context, hash []byte) (securelink.Li
 	return l, nil
 }
 
-// exists tells ErrNotFound from a condition that did not hold, after a
-// conditional update changed no row.
-func (ls *LinkStore) exists(ctx context.Context, tx *sql.Tx, hash []byte) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM securelinks WHERE hash = ?`, hash).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return securelink.ErrNotFound
-	}
-	return err
-}
-
 // MarkOpened implements securelink.Store: only the first opening sets the
 // opening time and the expiry.
 func (ls *LinkStore) MarkOpened(ctx context.Context, hash []byte, at, expiresAt time.Time) error {
@@ -96,72 +89,24 @@ func (ls *LinkStore) MarkOpened(ctx context.Context, hash []byte, at, expiresAt 
 
 // CountAttempt implements securelink.Store.
 func (ls *LinkStore) CountAttempt(ctx context.Context, hash []byte) (int, error) {
-	var n int
-	err := ls.db.inTx(ctx, durable, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `UPDATE securelinks SET attempts = attempts + 1 WHERE hash = ?
-			RETURNING attempts`, hash).Scan(&n)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: count link attempt: %w", securelink.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: count link attempt: %w", err)
-		}
-		return nil
-	})
-	return n, err
+	return ls.countAttempt(ctx, hash)
 }
 
 // Consume implements securelink.Store with a conditional update, so that
 // of concurrent calls exactly one succeeds.
 func (ls *LinkStore) Consume(ctx context.Context, hash []byte, at time.Time) error {
-	return ls.db.inTx(ctx, durable, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE securelinks SET used_at = ? WHERE hash = ? AND used_at = 0`,
-			max(ms(at), 1), hash)
-		if err != nil {
-			return fmt.Errorf("sqlite: consume link: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("sqlite: consume link: %w", err)
-		}
-		if n == 1 {
-			return nil
-		}
-		if err := ls.exists(ctx, tx, hash); err != nil {
-			return fmt.Errorf("sqlite: consume link: %w", err)
-		}
-		return fmt.Errorf("sqlite: consume link: %w", securelink.ErrUsed)
-	})
+	return ls.consume(ctx, hash, at)
 }
 
 // RevokeSession implements securelink.Store: the session's unused links
 // expire at at.
 func (ls *LinkStore) RevokeSession(ctx context.Context, session string, at time.Time) error {
-	return ls.db.inTx(ctx, durable, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE securelinks SET expires_at = ?
-			WHERE session = ? AND used_at = 0 AND expires_at > ?`, ms(at), session, ms(at)); err != nil {
-			return fmt.Errorf("sqlite: revoke session links: %w", err)
-		}
-		return nil
-	})
+	return ls.revokeSession(ctx, session, at)
 }
 
 // DeleteExpiredLinks deletes links that expired or were used before
 // before, and returns how many. Run it periodically: rows are metadata,
 // but there is no reason to keep them.
 func (ls *LinkStore) DeleteExpiredLinks(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := ls.db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM securelinks WHERE expires_at < ? OR (used_at > 0 AND used_at < ?)`,
-			ms(before), ms(before))
-		if err != nil {
-			return fmt.Errorf("sqlite: delete expired links: %w", err)
-		}
-		n, err = res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("sqlite: delete expired links: %w", err)
-		}
-		return nil
-	})
-	return n, err
+	return ls.deleteExpired(ctx, before)
 }

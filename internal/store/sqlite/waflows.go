@@ -17,12 +17,16 @@ import (
 // field descriptions, never a token or a submitted value.
 type WAFlowStore struct {
 	db *DB
+	grantTable
 }
 
 var _ waflows.Store = (*WAFlowStore)(nil)
 
 // WAFlows returns the WhatsApp Flows token store backed by db.
-func (db *DB) WAFlows() *WAFlowStore { return &WAFlowStore{db: db} }
+func (db *DB) WAFlows() *WAFlowStore {
+	return &WAFlowStore{db: db, grantTable: grantTable{db: db, table: "waflow_tokens", what: "flow token",
+		notFound: waflows.ErrNotFound, used: waflows.ErrUsed}}
+}
 
 // Create implements waflows.Store.
 func (s *WAFlowStore) Create(ctx context.Context, g waflows.Grant) error {
@@ -63,84 +67,25 @@ func (s *WAFlowStore) ByHash(ctx context.Context, hash []byte) (waflows.Grant, e
 	return g, nil
 }
 
-// exists tells ErrNotFound from a condition that did not hold, after a
-// conditional update changed no row.
-func (s *WAFlowStore) exists(ctx context.Context, tx *sql.Tx, hash []byte) error {
-	var one int
-	err := tx.QueryRowContext(ctx, `SELECT 1 FROM waflow_tokens WHERE hash = ?`, hash).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return waflows.ErrNotFound
-	}
-	return err
-}
-
 // CountAttempt implements waflows.Store.
 func (s *WAFlowStore) CountAttempt(ctx context.Context, hash []byte) (int, error) {
-	var n int
-	err := s.db.inTx(ctx, durable, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, `UPDATE waflow_tokens SET attempts = attempts + 1 WHERE hash = ?
-			RETURNING attempts`, hash).Scan(&n)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: count flow attempt: %w", waflows.ErrNotFound)
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: count flow attempt: %w", err)
-		}
-		return nil
-	})
-	return n, err
+	return s.countAttempt(ctx, hash)
 }
 
 // Consume implements waflows.Store with a conditional update, so that of
 // concurrent calls exactly one succeeds.
 func (s *WAFlowStore) Consume(ctx context.Context, hash []byte, at time.Time) error {
-	return s.db.inTx(ctx, durable, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE waflow_tokens SET used_at = ? WHERE hash = ? AND used_at = 0`,
-			max(ms(at), 1), hash)
-		if err != nil {
-			return fmt.Errorf("sqlite: consume flow token: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("sqlite: consume flow token: %w", err)
-		}
-		if n == 1 {
-			return nil
-		}
-		if err := s.exists(ctx, tx, hash); err != nil {
-			return fmt.Errorf("sqlite: consume flow token: %w", err)
-		}
-		return fmt.Errorf("sqlite: consume flow token: %w", waflows.ErrUsed)
-	})
+	return s.consume(ctx, hash, at)
 }
 
 // RevokeSession implements waflows.Store: the session's unused tokens
 // expire at at.
 func (s *WAFlowStore) RevokeSession(ctx context.Context, session string, at time.Time) error {
-	return s.db.inTx(ctx, durable, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE waflow_tokens SET expires_at = ?
-			WHERE session = ? AND used_at = 0 AND expires_at > ?`, ms(at), session, ms(at)); err != nil {
-			return fmt.Errorf("sqlite: revoke session flow tokens: %w", err)
-		}
-		return nil
-	})
+	return s.revokeSession(ctx, session, at)
 }
 
 // DeleteExpiredFlowTokens deletes tokens that expired or were used before
 // before, and returns how many. Run it periodically.
 func (s *WAFlowStore) DeleteExpiredFlowTokens(ctx context.Context, before time.Time) (int64, error) {
-	var n int64
-	err := s.db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM waflow_tokens WHERE expires_at < ? OR (used_at > 0 AND used_at < ?)`,
-			ms(before), ms(before))
-		if err != nil {
-			return fmt.Errorf("sqlite: delete expired flow tokens: %w", err)
-		}
-		n, err = res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("sqlite: delete expired flow tokens: %w", err)
-		}
-		return nil
-	})
-	return n, err
+	return s.deleteExpired(ctx, before)
 }
