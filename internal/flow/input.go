@@ -133,6 +133,17 @@ var inputTypes = map[InputType]*inputInfo{
 	},
 }
 
+// Label returns the built-in label of a field of type t in locale (en,
+// pt-BR or es), the one a parsed field without a label of its own gets;
+// "" when the type has none or the locale is not built in. Forms (secure
+// links, WhatsApp Flows) use it for fields described without a flow.
+func (t InputType) Label(locale string) string {
+	if info, ok := inputTypes[t]; ok {
+		return info.label[locale]
+	}
+	return ""
+}
+
 // VaultKind names the kind a value of type t is kept under in the vault
 // ("card", "cvv", "cpf", ...: the names of vault.Kind, on which reveal
 // policies and token formats depend); "secret" for types with no kind of

@@ -72,8 +72,8 @@ func (fs FieldSpec) label(locale string) string {
 	if s, ok := fs.Label[""]; ok {
 		return s
 	}
-	if m, ok := builtinLabels[fs.Type]; ok {
-		return m[locale]
+	if l := fs.Type.Label(locale); l != "" {
+		return l
 	}
 	return msg(locale, "value")
 }

@@ -133,26 +133,6 @@ func msg(locale, key string) string {
 	return messages[locales[0]][key]
 }
 
-// builtinLabels are the labels of fields whose flow gives none; the same
-// texts as flow's built-in labels.
-var builtinLabels = map[flow.InputType]map[string]string{
-	flow.InputCardNumber: {"en": "Card number", "pt-BR": "Número do cartão", "es": "Número de tarjeta"},
-	flow.InputCardExpiry: {"en": "Expiry date (MM/YY)", "pt-BR": "Validade (MM/AA)", "es": "Fecha de vencimiento (MM/AA)"},
-	flow.InputCVV:        {"en": "Security code (CVV)", "pt-BR": "Código de segurança (CVV)", "es": "Código de seguridad (CVV)"},
-	flow.InputCPF:        {"en": "CPF", "pt-BR": "CPF", "es": "CPF"},
-	flow.InputCNPJ:       {"en": "CNPJ", "pt-BR": "CNPJ", "es": "CNPJ"},
-	flow.InputIBAN:       {"en": "IBAN", "pt-BR": "IBAN", "es": "IBAN"},
-	flow.InputSSN:        {"en": "Social Security number", "pt-BR": "Número do Seguro Social (SSN)", "es": "Número de Seguro Social (SSN)"},
-	flow.InputEmail:      {"en": "Email", "pt-BR": "E-mail", "es": "Correo electrónico"},
-	flow.InputPhone:      {"en": "Phone number", "pt-BR": "Telefone", "es": "Teléfono"},
-	flow.InputDate:       {"en": "Date", "pt-BR": "Data", "es": "Fecha"},
-	flow.InputDigits:     {"en": "Code", "pt-BR": "Código", "es": "Código"},
-	flow.InputPattern:    {"en": "Value", "pt-BR": "Valor", "es": "Valor"},
-	flow.InputOTP:        {"en": "One-time code", "pt-BR": "Código de verificação", "es": "Código de verificación"},
-	flow.InputPassword:   {"en": "Password", "pt-BR": "Senha", "es": "Contraseña"},
-	flow.InputText:       {"en": "Answer", "pt-BR": "Resposta", "es": "Respuesta"},
-}
-
 // fieldErrors are per-type error texts; other types get "bad".
 var fieldErrors = map[flow.InputType]map[string]string{
 	flow.InputCardNumber: {"en": "Enter a valid card number.", "pt-BR": "Informe um número de cartão válido.", "es": "Ingresa un número de tarjeta válido."},

@@ -117,19 +117,6 @@ func msg(locale, key string) string {
 	return messages[locales[0]][key]
 }
 
-// builtinLabels label fields whose flow gives no label; the same texts as
-// package flow's built-in labels for the types Flows may collect.
-var builtinLabels = map[flow.InputType]map[string]string{
-	flow.InputEmail:    {"en": "Email", "pt-BR": "E-mail", "es": "Correo electrónico"},
-	flow.InputPhone:    {"en": "Phone number", "pt-BR": "Telefone", "es": "Teléfono"},
-	flow.InputDate:     {"en": "Date", "pt-BR": "Data", "es": "Fecha"},
-	flow.InputDigits:   {"en": "Code", "pt-BR": "Código", "es": "Código"},
-	flow.InputPattern:  {"en": "Value", "pt-BR": "Valor", "es": "Valor"},
-	flow.InputOTP:      {"en": "One-time code", "pt-BR": "Código de verificação", "es": "Código de verificación"},
-	flow.InputPassword: {"en": "Password", "pt-BR": "Senha", "es": "Contraseña"},
-	flow.InputText:     {"en": "Answer", "pt-BR": "Resposta", "es": "Respuesta"},
-}
-
 // label returns the field's label in locale: the field's own, else the
 // built-in one of its type.
 func label(f securelink.FieldSpec, locale string) string {
@@ -139,8 +126,8 @@ func label(f securelink.FieldSpec, locale string) string {
 	if s, ok := f.Label[""]; ok {
 		return s
 	}
-	if m, ok := builtinLabels[f.Type]; ok {
-		return m[locale]
+	if l := f.Type.Label(locale); l != "" {
+		return l
 	}
 	return msg(locale, "value")
 }
