@@ -392,20 +392,14 @@ func agentMessage(e event.Event) outItem {
 // accepted; whatsapp.md §1.5: "read" implies delivered and may arrive
 // without "delivered", so both map to one Delivered receipt.
 func (p *processor) customerStatus(ctx context.Context, e event.Event) ([]outItem, error) {
-	if e.CallbackData != "" && e.Status != "failed" {
-		// The status echoes the outbox key of the send (§1.5). If that send
-		// is still pending, its answer was lost (the gateway crashed while
-		// it was in flight): record it now, so it is not sent twice.
-		if m, err := p.st.FindOutbox(ctx, DestWhatsApp, e.CallbackData); err == nil && m.Payload != nil && m.IdempotencyKey == e.CallbackData {
-			if ok, err := p.st.DeliverByKey(ctx, DestWhatsApp, e.CallbackData, e.RefID, p.now()); err != nil {
-				return nil, err
-			} else if ok {
-				p.metrics.Processed.WithLabelValues(string(e.Kind), "delivery_recovered").Inc()
-			}
-		}
-	}
 	var status string
 	switch e.Status {
+	case "sent":
+		// Nothing for the agent; only a send whose answer was lost needs it.
+		if err := p.recoverDelivery(ctx, e); err != nil {
+			return nil, err
+		}
+		return nil, errIgnored
 	case "delivered", "read":
 		status = "Delivered"
 	case "failed":
@@ -414,6 +408,12 @@ func (p *processor) customerStatus(ctx context.Context, e event.Event) ([]outIte
 		return nil, errIgnored
 	}
 	sent, err := p.st.FindOutbox(ctx, DestWhatsApp, e.RefID)
+	if errors.Is(err, store.ErrNotFound) && e.CallbackData != "" {
+		if err := p.recoverDelivery(ctx, e); err != nil {
+			return nil, err
+		}
+		sent, err = p.st.FindOutbox(ctx, DestWhatsApp, e.RefID)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -426,6 +426,35 @@ func (p *processor) customerStatus(ctx context.Context, e event.Event) ([]outIte
 	key := "receipt:" + genesysID + ":" + status
 	return []outItem{{dest: DestGenesys, kind: KindReceipt, key: key, ref: e.RefID,
 		cmd: command{Customer: sent.Conversation, Target: genesysID, Status: status, Reasons: failureReasons(e.StatusCodes), Time: e.Time}}}, nil
+}
+
+// recoverDelivery records the send a status is about when that send is
+// still pending: its answer was lost (the gateway crashed while it was in
+// flight), and the status, which echoes the outbox key (§1.5), proves it
+// happened, so it must not be sent again. Usually the send is recorded
+// already, and this costs one read.
+func (p *processor) recoverDelivery(ctx context.Context, e event.Event) error {
+	if e.CallbackData == "" {
+		return nil
+	}
+	m, err := p.st.FindOutbox(ctx, DestWhatsApp, e.CallbackData)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if m.Payload == nil || m.IdempotencyKey != e.CallbackData {
+		return nil // delivered already, or the key matched another row's external id
+	}
+	ok, err := p.st.DeliverByKey(ctx, DestWhatsApp, e.CallbackData, e.RefID, p.now())
+	if err != nil {
+		return err
+	}
+	if ok {
+		p.metrics.Processed.WithLabelValues(string(e.Kind), "delivery_recovered").Inc()
+	}
+	return nil
 }
 
 // failureReasons maps WhatsApp error codes (whatsapp.md §2.7) to Genesys
