@@ -36,7 +36,7 @@ func (f *vaultFlags) register(cmd *cobra.Command, e *env, withKEK bool) {
 	cmd.Flags().StringVar(&f.db, "db", def, "SQLite database (default $SECUREFLOW_STORE_SQLITE_PATH or secureflow.db)")
 	if withKEK {
 		cmd.Flags().StringVar(&f.kek, "kek", lookupEnv(e.environ, "SECUREFLOW_KEYS_KEK"),
-			"key-encryption key: file:PATH, env:NAME or hcvault://HOST[:PORT]/MOUNT/keys/NAME with the Vault token in $VAULT_TOKEN (default $SECUREFLOW_KEYS_KEK)")
+			"key-encryption key: file:PATH, env:NAME, hcvault://HOST[:PORT]/MOUNT/keys/NAME (Vault token in $VAULT_TOKEN) or aws-kms://arn:… (AWS credential chain) (default $SECUREFLOW_KEYS_KEK)")
 	}
 	if !withKEK {
 		return
@@ -48,7 +48,7 @@ func (f *vaultFlags) register(cmd *cobra.Command, e *env, withKEK bool) {
 	cmd.Flags().StringVar(&f.principal, "principal", "operator:"+user, "who is acting, for the audit log")
 }
 
-// kmsOptions are the options for a hcvault:// KEK: the Vault token comes
+// kmsOptions are the options for a KMS KEK: a hcvault:// token comes
 // from VAULT_TOKEN (vault.OpenKEK's fallback), a private CA from
 // $SECUREFLOW_KEYS_KMS_CA_FILE, as for serve's keys.kms_ca_file.
 func kmsOptions(e *env) []kms.Option {
@@ -334,7 +334,7 @@ and destroy the old one once no process uses it.`,
 		},
 	}
 	f.register(cmd, e, true)
-	cmd.Flags().StringVar(&next, "new-kek", "", "the new key-encryption key: file:PATH, env:NAME or hcvault://HOST[:PORT]/MOUNT/keys/NAME (Vault token in $VAULT_TOKEN)")
+	cmd.Flags().StringVar(&next, "new-kek", "", "the new key-encryption key: file:PATH, env:NAME, hcvault://HOST[:PORT]/MOUNT/keys/NAME (Vault token in $VAULT_TOKEN) or aws-kms://arn:…")
 	return cmd
 }
 
