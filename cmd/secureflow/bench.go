@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -97,6 +98,21 @@ type runStats struct {
 	P50, P99   time.Duration // acknowledgement latency
 	Errors     int
 	TargetRate int
+	// CPU is the process's CPU time (user + system) over the run, load
+	// generator and emulators included, the same for every run.
+	CPU time.Duration
+}
+
+// cpuPerMessage is the process CPU time spent per message.
+func (r runStats) cpuPerMessage() time.Duration { return r.CPU / time.Duration(max(r.Messages, 1)) }
+
+// processCPU is the CPU time the process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func (r runStats) ackRate() float64 { return float64(r.Messages) / r.Elapsed.Seconds() }
@@ -108,13 +124,15 @@ type relayBenchResult struct {
 }
 
 func (r relayBenchResult) print(w io.Writer) {
-	fmt.Fprintf(w, "%-34s %10s %12s %12s %10s %10s %7s\n", "run", "messages", "acked/s", "forwarded/s", "p50 ack", "p99 ack", "errors")
+	fmt.Fprintf(w, "%-34s %10s %12s %12s %10s %10s %9s %7s\n", "run", "messages", "acked/s", "forwarded/s", "p50 ack", "p99 ack", "CPU/msg", "errors")
 	for _, s := range append(r.Throughput[:], r.Latency[:]...) {
-		fmt.Fprintf(w, "%-34s %10d %12.0f %12.0f %10s %10s %7d\n", s.Name, s.Messages, s.ackRate(), s.fwdRate(),
-			s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.Errors)
+		fmt.Fprintf(w, "%-34s %10d %12.0f %12.0f %10s %10s %9s %7d\n", s.Name, s.Messages, s.ackRate(), s.fwdRate(),
+			s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.cpuPerMessage().Round(time.Microsecond), s.Errors)
 	}
 	g, b := r.Throughput[0], r.Throughput[1]
 	fmt.Fprintf(w, "\nsustained throughput, gateway / bare relay: %.0f / %.0f msg/s = %.2f\n", g.fwdRate(), b.fwdRate(), g.fwdRate()/b.fwdRate())
+	fmt.Fprintf(w, "CPU per message in the throughput runs (load generator and emulators included), gateway / bare relay: %s / %s = %.2f\n",
+		g.cpuPerMessage().Round(time.Microsecond), b.cpuPerMessage().Round(time.Microsecond), float64(g.cpuPerMessage())/float64(b.cpuPerMessage()))
 	lg, lb := r.Latency[0], r.Latency[1]
 	fmt.Fprintf(w, "p99 acknowledgement at %d msg/s, gateway / bare relay: %s / %s = %.2f\n", lg.TargetRate,
 		lg.P99.Round(10*time.Microsecond), lb.P99.Round(10*time.Microsecond), float64(lg.P99)/float64(lb.P99))
@@ -311,14 +329,16 @@ func runRelayBench(ctx context.Context, o relayBenchOptions) (relayBenchResult, 
 	}
 	delivered := int64(500)
 
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU()
 	g := closedLoop(ctx, gw, "gateway (SQLite) max throughput", o.Messages, o.Conversations, o.Concurrency, "t1")
 	delivered += int64(o.Messages)
 	if err := waitForwarded(delivered); err != nil {
 		return res, err
 	}
-	g.Forwarded = time.Since(start)
+	g.Forwarded, g.CPU = time.Since(start), processCPU()-cpu0
+	cpu0 = processCPU()
 	b := closedLoop(ctx, br, "bare relay max throughput", o.Messages, o.Conversations, o.Concurrency, "t2")
+	b.CPU = processCPU() - cpu0
 	res.Throughput = [2]runStats{g, b}
 
 	lg := openLoop(ctx, gw, fmt.Sprintf("gateway (SQLite) at %d msg/s", o.Rate), o.Rate, o.Duration, o.Conversations, "l1")

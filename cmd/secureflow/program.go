@@ -189,8 +189,8 @@ func NewProgram(ctx context.Context, cfg config.Config, opts Options) (*Program,
 	hc := opts.HTTPClient
 	waHC, gcHC := hc, hc
 	if hc == nil {
-		waHC = &http.Client{Timeout: cfg.WhatsApp.RequestTimeout}
-		gcHC = &http.Client{Timeout: cfg.Genesys.RequestTimeout}
+		waHC = &http.Client{Timeout: cfg.WhatsApp.RequestTimeout, Transport: upstreamTransport(cfg.Relay.Workers)}
+		gcHC = &http.Client{Timeout: cfg.Genesys.RequestTimeout, Transport: upstreamTransport(cfg.Relay.Workers)}
 	}
 	wa := whatsapp.NewClient(whatsapp.ClientConfig{
 		GraphURL: cfg.WhatsApp.GraphURL, APIVersion: cfg.WhatsApp.APIVersion, PhoneNumberID: cfg.WhatsApp.PhoneNumberID,
@@ -415,4 +415,18 @@ func (p *Program) shutdown() {
 func (p *Program) Close() error {
 	p.shutdown()
 	return p.closeErr
+}
+
+// upstreamTransport is the connection pool for one upstream API (the Graph
+// API, Genesys Cloud). The relay keeps up to workers requests in flight to
+// the same host; http.DefaultTransport keeps only two idle connections per
+// host, so every request beyond two would open (and, over TLS, handshake)
+// a new connection and close it after. The pool keeps one connection per
+// worker alive instead.
+func upstreamTransport(workers int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	n := max(workers, 2) + 8 // the workers, plus token refreshes and session control calls
+	t.MaxIdleConns = n
+	t.MaxIdleConnsPerHost = n
+	return t
 }

@@ -104,6 +104,13 @@ func testAppendInboxDedupes(t *testing.T, s store.Store) {
 	if fmt.Sprint(acc) != "[false true]" {
 		t.Fatalf("redelivery accepted = %v, want [false true]", acc)
 	}
+	// A key twice in one batch (two deliveries committed together): the
+	// first is accepted, the second is a redelivery.
+	acc, err = s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "m4", "c1", t0), ev("whatsapp", "m4", "c1", t0), ev("whatsapp", "m5", "c2", t0)})
+	must(t, err)
+	if fmt.Sprint(acc) != "[true false true]" {
+		t.Fatalf("batch with a repeated key accepted = %v, want [true false true]", acc)
+	}
 	// Still a duplicate after processing: the dedupe key outlives the payload.
 	evs := pending(t, s, t0)
 	must(t, s.CompleteInbox(ctx, t0, []store.Completion{{InboxID: evs[0].ID}}))
@@ -112,8 +119,8 @@ func testAppendInboxDedupes(t *testing.T, s store.Store) {
 	if acc[0] {
 		t.Fatal("a processed event was accepted again")
 	}
-	if got := len(pending(t, s, t0)); got != 3 {
-		t.Fatalf("pending = %d, want 3", got)
+	if got := len(pending(t, s, t0)); got != 5 {
+		t.Fatalf("pending = %d, want 5", got)
 	}
 }
 
