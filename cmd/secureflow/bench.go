@@ -126,8 +126,12 @@ type relayBenchResult struct {
 func (r relayBenchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "%-34s %10s %12s %12s %10s %10s %9s %7s\n", "run", "messages", "acked/s", "forwarded/s", "p50 ack", "p99 ack", "CPU/msg", "errors")
 	for _, s := range append(r.Throughput[:], r.Latency[:]...) {
+		cpu := "-" // not measured in the latency runs
+		if s.CPU > 0 {
+			cpu = s.cpuPerMessage().Round(time.Microsecond).String()
+		}
 		fmt.Fprintf(w, "%-34s %10d %12.0f %12.0f %10s %10s %9s %7d\n", s.Name, s.Messages, s.ackRate(), s.fwdRate(),
-			s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), s.cpuPerMessage().Round(time.Microsecond), s.Errors)
+			s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), cpu, s.Errors)
 	}
 	g, b := r.Throughput[0], r.Throughput[1]
 	fmt.Fprintf(w, "\nsustained throughput, gateway / bare relay: %.0f / %.0f msg/s = %.2f\n", g.fwdRate(), b.fwdRate(), g.fwdRate()/b.fwdRate())

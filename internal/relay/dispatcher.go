@@ -78,30 +78,64 @@ func (d *dispatcher) dispatchOnce(ctx context.Context) (int, error) {
 	}
 	for _, m := range msgs {
 		d.slots <- struct{}{}
-		d.wg.Add(1)
-		d.metrics.InFlight.Inc()
-		go func() {
-			defer func() {
-				<-d.slots
-				d.metrics.InFlight.Dec()
-				d.wg.Done()
-			}()
-			d.deliver(m)
-		}()
+		d.start(m, nil)
 	}
 	return len(msgs), nil
 }
 
+// reserve takes up to n free worker slots, without waiting, for messages
+// the processor claims as it enqueues them (store.CompleteAndClaim); it
+// returns how many it took. Each is handed back by start or release.
+func (d *dispatcher) reserve(n int) int {
+	for k := 0; k < n; k++ {
+		select {
+		case d.slots <- struct{}{}:
+		default:
+			return k
+		}
+	}
+	return n
+}
+
+// release hands back n reserved slots that were not used.
+func (d *dispatcher) release(n int) {
+	for range n {
+		<-d.slots
+	}
+}
+
+// start delivers a claimed message on a slot already taken. c is its
+// command when the caller has it decoded (nil: decode the payload).
+func (d *dispatcher) start(m store.OutboxMessage, c *command) {
+	d.wg.Add(1)
+	d.metrics.InFlight.Inc()
+	go func() {
+		defer func() {
+			<-d.slots
+			d.metrics.InFlight.Dec()
+			d.wg.Done()
+		}()
+		d.deliver(m, c)
+	}()
+}
+
 // deliver performs one attempt. It uses its own context so that shutdown
 // lets in-flight deliveries finish rather than cutting them off midway.
-func (d *dispatcher) deliver(m store.OutboxMessage) {
+func (d *dispatcher) deliver(m store.OutboxMessage, c *command) {
 	timeout := d.timeout
 	if m.Destination == DestAction {
 		timeout = d.actionTimeout
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	ext, peerConv, err := d.send(ctx, m)
+	if c == nil {
+		var err error
+		if c, err = d.decode(m); err != nil {
+			d.fail(m, err)
+			return
+		}
+	}
+	ext, peerConv, err := d.send(ctx, m, *c)
 	if err == nil {
 		d.metrics.Delivered.WithLabelValues(m.Destination, m.Kind).Inc()
 		d.metrics.DeliveryLatency.WithLabelValues(m.Destination).Observe(d.now().Sub(m.CreatedAt).Seconds())
@@ -150,15 +184,20 @@ func (d *dispatcher) fail(m store.OutboxMessage, cause error) {
 // errUndecodable marks a payload that cannot be opened: never retryable.
 var errUndecodable = errors.New("relay: outbox payload cannot be opened")
 
-func (d *dispatcher) send(ctx context.Context, m store.OutboxMessage) (ext, peerConv string, err error) {
+// decode opens and decodes a claimed message's payload.
+func (d *dispatcher) decode(m store.OutboxMessage) (*command, error) {
 	pt, err := d.sealer.Open(m.Payload, outboxAD(m.IdempotencyKey))
 	if err != nil {
-		return "", "", errUndecodable
+		return nil, errUndecodable
 	}
 	var c command
 	if err := json.Unmarshal(pt, &c); err != nil {
-		return "", "", errUndecodable
+		return nil, errUndecodable
 	}
+	return &c, nil
+}
+
+func (d *dispatcher) send(ctx context.Context, m store.OutboxMessage, c command) (ext, peerConv string, err error) {
 	switch {
 	case m.Destination == DestGenesys && m.Kind == KindMessage:
 		p, err := d.cc.SendMessage(ctx, genesys.InboundMessage{

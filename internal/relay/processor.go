@@ -33,6 +33,13 @@ type processor struct {
 	customer, agent Redactor
 	sessions        Sessions
 
+	// disp receives the messages claimed as they are enqueued, leased
+	// for lease; cmds holds the current batch's commands by idempotency
+	// key, so that they are not decoded again.
+	disp  *dispatcher
+	lease time.Duration
+	cmds  map[string]*command
+
 	// cursor skips events left pending on purpose (statuses waiting for
 	// their message) so they cannot starve newer events; it rewinds when a
 	// pass reaches the end of the inbox.
@@ -86,6 +93,7 @@ func (p *processor) releasable(evs []store.InboxEvent, now time.Time) ([]store.I
 
 // runOnce processes one batch; it reports how many events it completed.
 func (p *processor) runOnce(ctx context.Context) (int, error) {
+	clear(p.cmds)
 	now := p.now()
 	evs, err := p.st.PendingInbox(ctx, now, p.cursor, p.batch)
 	if err != nil {
@@ -147,9 +155,29 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 	if len(done) == 0 {
 		return 0, nil
 	}
-	if err := p.st.CompleteInbox(ctx, now, done); err != nil {
+	// Messages that head their lane are claimed as they are enqueued and
+	// handed to the dispatcher with their commands, sparing the
+	// dispatcher a claim transaction and a decode per message; the rest
+	// wait in the outbox for the dispatcher's own claims.
+	var outs int
+	for _, c := range done {
+		outs += len(c.Outbox)
+	}
+	var reserved int
+	if p.disp != nil {
+		reserved = p.disp.reserve(outs)
+	}
+	claimed, err := p.st.CompleteAndClaim(ctx, now, done, store.Claim{Lease: p.lease, Limit: reserved})
+	if err != nil {
+		p.disp.release(reserved)
 		p.cursor = 0 // nothing was completed: rescan from the start, in order
 		return 0, fmt.Errorf("relay: complete inbox: %w", err)
+	}
+	for _, m := range claimed {
+		p.disp.start(m, p.cmds[m.IdempotencyKey])
+	}
+	if reserved > len(claimed) {
+		p.disp.release(reserved - len(claimed))
 	}
 	if len(saved) > 0 {
 		p.sessions.Committed(saved)
@@ -291,6 +319,9 @@ func (p *processor) sealAll(conversation string, cmds []outItem) ([]store.Outbox
 		}
 		out = append(out, store.OutboxMessage{Lane: lane(c.dest, c.cmd.Customer), Destination: c.dest, Kind: c.kind,
 			IdempotencyKey: c.key, Conversation: conversation, Ref: c.ref, Payload: ct})
+		if p.cmds != nil {
+			p.cmds[c.key] = &c.cmd
+		}
 	}
 	return out, nil
 }

@@ -125,6 +125,7 @@ func New(cfg Config) (*Relay, error) {
 		workers: cfg.Workers, timeout: cfg.RequestTimeout, lease: max(cfg.RequestTimeout, cfg.ActionTimeout) + 15*time.Second, backoff: cfg.Backoff, giveUpAfter: cfg.GiveUpAfter,
 		metrics: cfg.Metrics, log: cfg.Logger, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		slots: make(chan struct{}, cfg.Workers), done: make(chan store.Delivery, cfg.Workers)}
+	r.proc.disp, r.proc.lease, r.proc.cmds = r.disp, r.disp.lease, map[string]*command{}
 	return r, nil
 }
 

@@ -74,6 +74,13 @@ type Completion struct {
 	Sessions []SessionRecord
 }
 
+// Claim bounds the claim CompleteAndClaim makes: at most Limit messages
+// (none if zero), each leased for Lease.
+type Claim struct {
+	Lease time.Duration
+	Limit int
+}
+
 // Session statuses.
 const (
 	SessionActive = "active"
@@ -189,6 +196,12 @@ type Store interface {
 	// idempotency keys already present), and records activity on their
 	// conversations.
 	CompleteInbox(ctx context.Context, now time.Time, done []Completion) error
+	// CompleteAndClaim is CompleteInbox that also claims, in the same
+	// transaction, the messages it enqueues that are due and head their
+	// lane, as ClaimOutbox would (at most claim.Limit of them, lowest ids
+	// first). It returns the claimed messages with their IDs, so that the
+	// caller can deliver them without reading them back.
+	CompleteAndClaim(ctx context.Context, now time.Time, done []Completion, claim Claim) ([]OutboxMessage, error)
 
 	// ClaimOutbox leases up to limit messages that are due at now and are
 	// each the oldest undelivered message of their lane, so that a lane

@@ -87,7 +87,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := openFile(ctx, path, "migrations", []string{qEnqueue, qTouch, qClaim, qLease, qMarkDelivered, qPeer})
+	db, err := openFile(ctx, path, "migrations", []string{qEnqueue, qTouch, qClaim, qLease, qClaimFresh, qMarkDelivered, qPeer})
 	if err != nil {
 		in.Close()
 		return nil, err
@@ -372,47 +372,56 @@ func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, afterID i
 	return out, nil
 }
 
-// CompleteInbox implements store.Store. The outbox rows are committed to
-// the main file first, then the events marked done in the inbox file (see
-// Open for why this order is safe).
+// CompleteInbox implements store.Store.
 func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Completion) error {
+	_, err := db.CompleteAndClaim(ctx, now, done, store.Claim{})
+	return err
+}
+
+// CompleteAndClaim implements store.Store. The outbox rows are committed
+// to the main file first, with the claimed ones leased, then the events
+// marked done in the inbox file (see Open for why this order is safe).
+func (db *DB) CompleteAndClaim(ctx context.Context, now time.Time, done []store.Completion, claim store.Claim) ([]store.OutboxMessage, error) {
 	if len(done) == 0 {
-		return nil
+		return nil, nil
 	}
 	ids := idList(len(done), func(i int) int64 { return done[i].InboxID })
 	convs := make(map[int64]string, len(done))
 	rows, err := db.in.r.QueryContext(ctx, `SELECT id, conversation FROM inbox WHERE id IN (SELECT value FROM json_each(?))`, ids)
 	if err != nil {
-		return fmt.Errorf("sqlite: complete inbox: %w", err)
+		return nil, fmt.Errorf("sqlite: complete inbox: %w", err)
 	}
 	for rows.Next() {
 		var id int64
 		var conv string
 		if err := rows.Scan(&id, &conv); err != nil {
 			rows.Close()
-			return fmt.Errorf("sqlite: complete inbox: %w", err)
+			return nil, fmt.Errorf("sqlite: complete inbox: %w", err)
 		}
 		convs[id] = conv
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("sqlite: complete inbox: %w", err)
+		return nil, fmt.Errorf("sqlite: complete inbox: %w", err)
 	}
 	for _, c := range done {
 		if _, ok := convs[c.InboxID]; !ok {
-			return fmt.Errorf("sqlite: complete inbox %d: %w", c.InboxID, store.ErrNotFound)
+			return nil, fmt.Errorf("sqlite: complete inbox %d: %w", c.InboxID, store.ErrNotFound)
 		}
 		for _, m := range c.Outbox {
 			if err := validOutbox(m); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		for _, r := range c.Sessions {
 			if err := validSession(r); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
+	var claimed []store.OutboxMessage
 	err = db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+		claimed = claimed[:0]
+		var fresh []store.OutboxMessage // enqueued now (not duplicates), due, in id order
 		enq, err := db.stmt(ctx, tx, qEnqueue)
 		if err != nil {
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
@@ -435,25 +444,80 @@ func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Com
 				if next.IsZero() {
 					next = now
 				}
-				if _, err := enq.ExecContext(ctx, m.Lane, m.Destination, m.Kind, m.IdempotencyKey, m.Conversation, m.Ref, m.Payload, ms(next), ms(now)); err != nil {
+				res, err := enq.ExecContext(ctx, m.Lane, m.Destination, m.Kind, m.IdempotencyKey, m.Conversation, m.Ref, m.Payload, ms(next), ms(now))
+				if err != nil {
 					return fmt.Errorf("sqlite: enqueue outbox: %w", err)
+				}
+				if claim.Limit > 0 && !next.After(now) {
+					if n, err := res.RowsAffected(); err != nil {
+						return fmt.Errorf("sqlite: enqueue outbox: %w", err)
+					} else if n == 1 {
+						m.ID, err = res.LastInsertId()
+						if err != nil {
+							return fmt.Errorf("sqlite: enqueue outbox: %w", err)
+						}
+						m.NextAttemptAt, m.CreatedAt = fromMS(ms(next)), fromMS(ms(now))
+						fresh = append(fresh, m)
+					}
 				}
 			}
 			if err := saveSessions(ctx, tx, now, c.Sessions); err != nil {
 				return err
 			}
 		}
-		return nil
+		if len(fresh) == 0 {
+			return nil
+		}
+		var err2 error
+		claimed, err2 = db.claimFresh(ctx, tx, now, claim, fresh)
+		return err2
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return db.in.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+	err = db.in.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE inbox SET state = 1, payload = NULL WHERE id IN (SELECT value FROM json_each(?))`, ids); err != nil {
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return claimed, nil
+}
+
+// claimFresh leases, within the completing transaction, the messages just
+// enqueued that head their lane: the claim ClaimOutbox would make, for
+// rows whose content the caller already holds.
+func (db *DB) claimFresh(ctx context.Context, tx *sql.Tx, now time.Time, claim store.Claim, fresh []store.OutboxMessage) ([]store.OutboxMessage, error) {
+	q, err := db.stmt(ctx, tx, qClaimFresh)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, ms(now.Add(claim.Lease)), idList(len(fresh), func(i int) int64 { return fresh[i].ID }), claim.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	leased := make(map[int64]bool, len(fresh))
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("sqlite: claim: %w", err)
+		}
+		leased[id] = true
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	out := make([]store.OutboxMessage, 0, len(leased))
+	for _, m := range fresh {
+		if leased[m.ID] {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // idList renders n ids as a JSON array, for json_each.
@@ -493,7 +557,17 @@ const (
 			WHERE o.state = 0 AND o.next_attempt_at <= ? AND o.lease_until <= ?
 			AND NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = o.lane AND p.id < o.id)
 			ORDER BY o.id LIMIT ?`
-	qLease         = `UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))`
+	qClaimable = `SELECT 1 FROM outbox o INDEXED BY outbox_due
+			WHERE o.state = 0 AND o.next_attempt_at <= ? AND o.lease_until <= ?
+			AND NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = o.lane AND p.id < o.id)
+			LIMIT 1`
+	qLease = `UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))`
+	// qClaimFresh leases the given new rows that head their lane (the
+	// claim's NOT EXISTS), lowest ids first.
+	qClaimFresh = `UPDATE outbox SET lease_until = ? WHERE id IN (
+			SELECT o.id FROM outbox o WHERE o.id IN (SELECT value FROM json_each(?))
+			AND NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = o.lane AND p.id < o.id)
+			ORDER BY o.id LIMIT ?) RETURNING id`
 	qMarkDelivered = `UPDATE outbox SET state = 1, payload = NULL, lease_until = 0,
 			delivered_at = d.value ->> 't', external_id = NULLIF(d.value ->> 'e', '')
 			FROM json_each(?) AS d WHERE outbox.id = d.value ->> 'i' AND outbox.state = 0
@@ -514,8 +588,19 @@ func scanOutbox(sc interface{ Scan(...any) error }) (store.OutboxMessage, error)
 
 // ClaimOutbox implements store.Store.
 func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, leaseFor time.Duration, limit int) ([]store.OutboxMessage, error) {
+	// Most claims find nothing (the relay claims lane heads as it enqueues
+	// them, see CompleteAndClaim): look on a reader first, so that an
+	// empty claim costs no write transaction.
+	var any int
+	err := db.r.QueryRowContext(ctx, qClaimable, ms(now), ms(now)).Scan(&any)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
+	}
 	var out []store.OutboxMessage
-	err := db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
+	err = db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
 		// A lane's head is its lowest pending id. Pending rows are walked
 		// in id order through the partial index, each kept only if no
 		// earlier pending row shares its lane (an index probe); a lane

@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"PendingInboxOrderAndReadiness", testPendingInbox},
 		{"CompleteInboxErasesAndEnqueues", testCompleteInbox},
 		{"CompleteInboxIdempotentOutbox", testCompleteInboxIdempotent},
+		{"CompleteAndClaimLeasesLaneHeads", testCompleteAndClaim},
 		{"ClaimOutboxOneHeadPerLane", testClaimOneHeadPerLane},
 		{"ClaimOutboxLeaseExpiry", testClaimLeaseExpiry},
 		{"RescheduleBlocksLane", testRescheduleBlocksLane},
@@ -234,6 +235,54 @@ func testCompleteInboxIdempotent(t *testing.T, s store.Store) {
 	must(t, err)
 	if st.OutboxPending != 1 {
 		t.Fatalf("outbox pending = %d, want 1", st.OutboxPending)
+	}
+}
+
+func testCompleteAndClaim(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	seedOutbox(t, s, out("genesys", "c2", "b0")) // c2's lane is busy
+	_, err := s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "e1", "c1", t0), ev("whatsapp", "e2", "c2", t0),
+		ev("whatsapp", "e3", "c3", t0), ev("whatsapp", "e4", "c4", t0)})
+	must(t, err)
+	evs := pending(t, s, t0)
+	later := out("genesys", "c3", "d1")
+	later.NextAttemptAt = t0.Add(time.Minute)
+	claimed, err := s.CompleteAndClaim(ctx, t0, []store.Completion{
+		{InboxID: evs[0].ID, Outbox: []store.OutboxMessage{out("genesys", "c1", "a1"), out("genesys", "c1", "a2")}},
+		{InboxID: evs[1].ID, Outbox: []store.OutboxMessage{out("genesys", "c2", "b1")}},
+		{InboxID: evs[2].ID, Outbox: []store.OutboxMessage{later}},
+		{InboxID: evs[3].ID, Outbox: []store.OutboxMessage{out("genesys", "c2", "b0")}}, // a duplicate key
+	}, store.Claim{Lease: time.Minute, Limit: 10})
+	must(t, err)
+	// a2 waits behind a1, b1 behind the pending b0, d1 is not due, and
+	// the duplicate b0 was not enqueued again.
+	if fmt.Sprint(keys(claimed)) != "[a1]" {
+		t.Fatalf("claimed %v, want [a1]", keys(claimed))
+	}
+	if m := claimed[0]; m.ID == 0 || m.Lane != "genesys/c1" || string(m.Payload) != "sealed:a1" || m.CreatedAt.IsZero() {
+		t.Fatalf("claimed message lacks its id or fields: %+v", m)
+	}
+	if got := len(pending(t, s, t0)); got != 0 {
+		t.Fatalf("%d events still pending after CompleteAndClaim", got)
+	}
+	// The lease holds: ClaimOutbox finds only c2's head b0.
+	if got := claim(t, s, t0); fmt.Sprint(keys(got)) != "[b0]" {
+		t.Fatalf("ClaimOutbox after CompleteAndClaim = %v, want [b0]", keys(got))
+	}
+	// The limit takes the lowest ids.
+	_, err = s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "e5", "c5", t0), ev("whatsapp", "e6", "c6", t0)})
+	must(t, err)
+	evs = pending(t, s, t0)
+	claimed, err = s.CompleteAndClaim(ctx, t0, []store.Completion{
+		{InboxID: evs[0].ID, Outbox: []store.OutboxMessage{out("genesys", "c5", "f1")}},
+		{InboxID: evs[1].ID, Outbox: []store.OutboxMessage{out("genesys", "c6", "g1")}},
+	}, store.Claim{Lease: time.Minute, Limit: 1})
+	must(t, err)
+	if fmt.Sprint(keys(claimed)) != "[f1]" {
+		t.Fatalf("claimed with limit 1 = %v, want [f1]", keys(claimed))
+	}
+	if got := claim(t, s, t0); fmt.Sprint(keys(got)) != "[g1]" {
+		t.Fatalf("ClaimOutbox = %v, want the unclaimed [g1]", keys(got))
 	}
 }
 
