@@ -16,6 +16,12 @@ import (
 // benchMessages returns about 1 MiB of generated chat messages, one in a
 // hundred with a planted secret, and the share of bytes inside secrets.
 func benchMessages(tb testing.TB) (msgs []string, size int, sensitive float64) {
+	return benchMessagesEvery(tb, 100)
+}
+
+// benchMessagesEvery is benchMessages with one message in every carrying a
+// planted secret.
+func benchMessagesEvery(tb testing.TB, every int) (msgs []string, size int, sensitive float64) {
 	tb.Helper()
 	g := newCorpusGen(tb, corpusSeed1+2, corpusSeed2)
 	var secretBytes int
@@ -24,7 +30,7 @@ func benchMessages(tb testing.TB) (msgs []string, size int, sensitive float64) {
 		l := g.line()
 		if len(l.spans) == 0 {
 			clean = append(clean, l)
-		} else if len(planted) < len(clean)/99 {
+		} else if len(planted) < len(clean)/(every-1) {
 			planted = append(planted, l)
 		} else {
 			continue
@@ -34,7 +40,7 @@ func benchMessages(tb testing.TB) (msgs []string, size int, sensitive float64) {
 	// Interleave: every hundredth message carries a secret.
 	for i, l := range clean {
 		msgs = append(msgs, l.text)
-		if i%99 == 98 && len(planted) > 0 {
+		if i%(every-1) == every-2 && len(planted) > 0 {
 			msgs = append(msgs, planted[0].text)
 			for _, s := range planted[0].spans {
 				secretBytes += s.Len()
@@ -59,6 +65,36 @@ func BenchmarkScan(b *testing.B) {
 	for b.Loop() {
 		for _, m := range msgs {
 			spans = s.AppendScan(spans[:0], m)
+		}
+	}
+}
+
+// BenchmarkScanDense is BenchmarkScan with about 1% of the bytes (rather
+// than 1% of the messages) inside secrets: one message in 33 carries one.
+func BenchmarkScanDense(b *testing.B) {
+	msgs, size, density := benchMessagesEvery(b, 33)
+	s := MustNewScanner(DefaultRegistry())
+	b.Logf("%d messages, %d bytes, %.2f%% of bytes in secrets", len(msgs), size, 100*density)
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	var spans []Span
+	for b.Loop() {
+		for _, m := range msgs {
+			spans = s.AppendScan(spans[:0], m)
+		}
+	}
+}
+
+// BenchmarkRegexpBaselineDense is BenchmarkRegexpBaseline on the messages
+// of BenchmarkScanDense.
+func BenchmarkRegexpBaselineDense(b *testing.B) {
+	msgs, size, _ := benchMessagesEvery(b, 33)
+	r := newRegexpBaseline()
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, m := range msgs {
+			_ = r.scan(m)
 		}
 	}
 }
