@@ -163,10 +163,7 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 	for _, c := range done {
 		outs += len(c.Outbox)
 	}
-	var reserved int
-	if p.disp != nil {
-		reserved = p.disp.reserve(outs)
-	}
+	reserved := p.disp.reserve(outs)
 	claimed, err := p.st.CompleteAndClaim(ctx, now, done, store.Claim{Lease: p.lease, Limit: reserved})
 	if err != nil {
 		p.disp.release(reserved)
