@@ -55,24 +55,15 @@ func benchMessagesEvery(tb testing.TB, every int) (msgs []string, size int, sens
 	return msgs, size, float64(secretBytes) / float64(size)
 }
 
-func BenchmarkScan(b *testing.B) {
-	msgs, size, density := benchMessages(b)
-	s := MustNewScanner(DefaultRegistry())
-	b.Logf("%d messages, %d bytes, %.2f%% of bytes in secrets", len(msgs), size, 100*density)
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	var spans []Span
-	for b.Loop() {
-		for _, m := range msgs {
-			spans = s.AppendScan(spans[:0], m)
-		}
-	}
-}
+func BenchmarkScan(b *testing.B) { benchScan(b, 100) }
 
 // BenchmarkScanDense is BenchmarkScan with about 1% of the bytes (rather
 // than 1% of the messages) inside secrets: one message in 33 carries one.
-func BenchmarkScanDense(b *testing.B) {
-	msgs, size, density := benchMessagesEvery(b, 33)
+func BenchmarkScanDense(b *testing.B) { benchScan(b, 33) }
+
+// benchScan scans messages of which one in every carries a secret.
+func benchScan(b *testing.B, every int) {
+	msgs, size, density := benchMessagesEvery(b, every)
 	s := MustNewScanner(DefaultRegistry())
 	b.Logf("%d messages, %d bytes, %.2f%% of bytes in secrets", len(msgs), size, 100*density)
 	b.SetBytes(int64(size))
@@ -81,20 +72,6 @@ func BenchmarkScanDense(b *testing.B) {
 	for b.Loop() {
 		for _, m := range msgs {
 			spans = s.AppendScan(spans[:0], m)
-		}
-	}
-}
-
-// BenchmarkRegexpBaselineDense is BenchmarkRegexpBaseline on the messages
-// of BenchmarkScanDense.
-func BenchmarkRegexpBaselineDense(b *testing.B) {
-	msgs, size, _ := benchMessagesEvery(b, 33)
-	r := newRegexpBaseline()
-	b.SetBytes(int64(size))
-	b.ReportAllocs()
-	for b.Loop() {
-		for _, m := range msgs {
-			_ = r.scan(m)
 		}
 	}
 }
@@ -112,8 +89,14 @@ func BenchmarkScanAlloc(b *testing.B) {
 	}
 }
 
-func BenchmarkRegexpBaseline(b *testing.B) {
-	msgs, size, _ := benchMessages(b)
+func BenchmarkRegexpBaseline(b *testing.B) { benchRegexp(b, 100) }
+
+// BenchmarkRegexpBaselineDense is BenchmarkRegexpBaseline on the messages
+// of BenchmarkScanDense.
+func BenchmarkRegexpBaselineDense(b *testing.B) { benchRegexp(b, 33) }
+
+func benchRegexp(b *testing.B, every int) {
+	msgs, size, _ := benchMessagesEvery(b, every)
 	r := newRegexpBaseline()
 	b.SetBytes(int64(size))
 	b.ReportAllocs()

@@ -543,6 +543,10 @@ func validOutbox(m store.OutboxMessage) error {
 const outboxCols = `o.id, o.lane, o.destination, o.kind, o.idempotency_key, o.conversation, o.ref,
 	o.payload, o.attempts, o.next_attempt_at, o.created_at, COALESCE(o.external_id, '')`
 
+// laneHead holds for an outbox row o that is the oldest pending message of
+// its lane: the condition every claim shares, which keeps a lane in order.
+const laneHead = `NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = o.lane AND p.id < o.id)`
+
 // Hot-path statements, prepared once at Open.
 const (
 	qAppendInbox = `INSERT INTO inbox
@@ -555,18 +559,18 @@ const (
 			ON CONFLICT (key) DO UPDATE SET last_activity_at = excluded.last_activity_at`
 	qClaim = `SELECT ` + outboxCols + ` FROM outbox o INDEXED BY outbox_due
 			WHERE o.state = 0 AND o.next_attempt_at <= ? AND o.lease_until <= ?
-			AND NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = o.lane AND p.id < o.id)
+			AND ` + laneHead + `
 			ORDER BY o.id LIMIT ?`
 	qClaimable = `SELECT 1 FROM outbox o INDEXED BY outbox_due
 			WHERE o.state = 0 AND o.next_attempt_at <= ? AND o.lease_until <= ?
-			AND NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = o.lane AND p.id < o.id)
+			AND ` + laneHead + `
 			LIMIT 1`
 	qLease = `UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))`
-	// qClaimFresh leases the given new rows that head their lane (the
-	// claim's NOT EXISTS), lowest ids first.
+	// qClaimFresh leases the given new rows that head their lane, lowest
+	// ids first.
 	qClaimFresh = `UPDATE outbox SET lease_until = ? WHERE id IN (
 			SELECT o.id FROM outbox o WHERE o.id IN (SELECT value FROM json_each(?))
-			AND NOT EXISTS (SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = o.lane AND p.id < o.id)
+			AND ` + laneHead + `
 			ORDER BY o.id LIMIT ?) RETURNING id`
 	qMarkDelivered = `UPDATE outbox SET state = 1, payload = NULL, lease_until = 0,
 			delivered_at = d.value ->> 't', external_id = NULLIF(d.value ->> 'e', '')
