@@ -108,12 +108,12 @@ func TestSessionCrashSafety(t *testing.T) {
 		restarted := time.Now()
 		h.startChild()
 		// Within waitPaid's 60s, below the dispatcher's lease of
-		// max(request timeout, action timeout)+15s = 75s: the re-run must
+		// 4×max(request timeout, action timeout)+15s: the re-run must
 		// not wait for the dead process's lease to expire.
 		h.waitPaid()
 		// The dispatcher re-ran the action at once: the sqlite store
 		// releases a dead predecessor's leases when it opens, rather than
-		// waiting for max(request, action timeout)+15s.
+		// waiting for the lease to run out.
 		t.Logf("the action was re-run and answered %s after the restart", time.Since(restarted).Round(time.Millisecond))
 		keys := hold.keys()
 		if len(keys) != 2 {

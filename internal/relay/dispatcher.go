@@ -56,10 +56,21 @@ type dispatcher struct {
 	rndMu sync.Mutex
 	rnd   *rand.Rand
 
-	slots chan struct{} // one per worker
-	done  chan store.Delivery
-	wg    sync.WaitGroup // in-flight deliveries
+	// slots bounds the messages leased and held in memory (queued for a
+	// worker or being delivered); running bounds those being delivered
+	// (relay.workers). Leasing more than the workers can run at once lets
+	// the processor hand over every lane head it enqueues, with its
+	// command, instead of leaving the excess to a claim transaction that
+	// reads and decodes it again.
+	slots   chan struct{}
+	running chan struct{}
+	done    chan store.Delivery
+	wg      sync.WaitGroup // leased messages not yet delivered or released
 }
+
+// queuePerWorker is how many leased messages per worker may wait in memory
+// for a free worker.
+const queuePerWorker = 3
 
 // dispatchOnce claims as many due lane heads as there are free workers and
 // starts delivering them. It reports how many it started.
@@ -104,16 +115,21 @@ func (d *dispatcher) release(n int) {
 	}
 }
 
-// start delivers a claimed message on a slot already taken. c is its
+// start delivers a claimed message on a slot already taken, once a worker
+// is free (waiting goroutines are served in arrival order). c is its
 // command when the caller has it decoded (nil: decode the payload).
 func (d *dispatcher) start(m store.OutboxMessage, c *command) {
 	d.wg.Add(1)
-	d.metrics.InFlight.Inc()
 	go func() {
 		defer func() {
 			<-d.slots
-			d.metrics.InFlight.Dec()
 			d.wg.Done()
+		}()
+		d.running <- struct{}{}
+		d.metrics.InFlight.Inc()
+		defer func() {
+			d.metrics.InFlight.Dec()
+			<-d.running
 		}()
 		d.deliver(m, c)
 	}()

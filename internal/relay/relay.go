@@ -122,11 +122,23 @@ func New(cfg Config) (*Relay, error) {
 		metrics: cfg.Metrics, log: cfg.Logger, wakeOut: r.signal(r.wakeDisp)}
 	r.disp = &dispatcher{st: cfg.Store, sealer: cfg.Sealer, cc: cfg.ContactCenter, ch: cfg.Channel, now: cfg.Now,
 		actions: cfg.Actions, control: cfg.Control, actionTimeout: cfg.ActionTimeout,
-		workers: cfg.Workers, timeout: cfg.RequestTimeout, lease: max(cfg.RequestTimeout, cfg.ActionTimeout) + 15*time.Second, backoff: cfg.Backoff, giveUpAfter: cfg.GiveUpAfter,
+		workers: cfg.Workers, timeout: cfg.RequestTimeout, lease: leaseFor(cfg.RequestTimeout, cfg.ActionTimeout), backoff: cfg.Backoff, giveUpAfter: cfg.GiveUpAfter,
 		metrics: cfg.Metrics, log: cfg.Logger, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-		slots: make(chan struct{}, cfg.Workers), done: make(chan store.Delivery, cfg.Workers)}
+		slots: make(chan struct{}, cfg.Workers*(1+queuePerWorker)), running: make(chan struct{}, cfg.Workers),
+		done: make(chan store.Delivery, cfg.Workers)}
 	r.proc.disp, r.proc.lease, r.proc.cmds = r.disp, r.disp.lease, map[string]*command{}
 	return r, nil
+}
+
+// leaseFor returns how long a claimed message is leased: long enough for
+// it to wait behind the queuePerWorker messages queued ahead of it on each
+// worker and then be attempted, each attempt bounded by the longer of the
+// two timeouts, with a margin. A lease never runs out while its message is
+// queued or in flight, so no second claim can deliver it alongside. (A
+// crashed process's leases are released when its successor starts: see
+// store.RecoverLeases.)
+func leaseFor(request, action time.Duration) time.Duration {
+	return time.Duration(1+queuePerWorker)*max(request, action) + 15*time.Second
 }
 
 // UseSessions attaches the secure-session engine, its data-action runner

@@ -103,6 +103,13 @@ type harness struct {
 
 func start(t *testing.T, cc *fakeCC, window time.Duration, giveUp time.Duration) *harness {
 	t.Helper()
+	return startWith(t, cc, window, giveUp)
+}
+
+// startWith starts a relay whose contact centre is cc (records in
+// h.cc only when cc is a *fakeCC).
+func startWith(t *testing.T, cc relay.ContactCenter, window time.Duration, giveUp time.Duration) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "r.db"))
 	if err != nil {
@@ -114,7 +121,8 @@ func start(t *testing.T, cc *fakeCC, window time.Duration, giveUp time.Duration)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{st: st, cc: cc, ch: &fakeChannel{}, m: relay.NewMetrics(prometheus.NewRegistry()), now: time.Now}
+	h := &harness{st: st, ch: &fakeChannel{}, m: relay.NewMetrics(prometheus.NewRegistry()), now: time.Now}
+	h.cc, _ = cc.(*fakeCC)
 	h.r, err = relay.New(relay.Config{
 		Store: st, Sealer: sealer, ContactCenter: cc, Channel: h.ch, Metrics: h.m,
 		Logger: slog.New(slog.DiscardHandler), Workers: 16, ReorderWindow: window, RequestTimeout: 2 * time.Second,
@@ -290,5 +298,53 @@ func TestAgentMessagesAndReceipts(t *testing.T) {
 	eventually(t, "read mark", func() bool { h.ch.mu.Lock(); defer h.ch.mu.Unlock(); return len(h.ch.reads) == 1 })
 	if h.ch.reads[0] != "wamid.c1.0" {
 		t.Fatalf("read mark for %q", h.ch.reads[0])
+	}
+}
+
+// busyCC holds each delivery a moment and records the most deliveries it
+// saw in flight at once.
+type busyCC struct {
+	*fakeCC
+	mu        sync.Mutex
+	cur, peak int
+	hold      time.Duration
+}
+
+func (b *busyCC) SendMessage(ctx context.Context, m genesys.InboundMessage) (genesys.Posted, error) {
+	b.mu.Lock()
+	b.cur++
+	b.peak = max(b.peak, b.cur)
+	b.mu.Unlock()
+	time.Sleep(b.hold)
+	b.mu.Lock()
+	b.cur--
+	b.mu.Unlock()
+	return b.fakeCC.SendMessage(ctx, m)
+}
+
+// More lane heads than workers are leased and queued in memory, but no
+// more than relay.workers (16 in the harness) are ever delivered at once.
+func TestWorkersBoundDeliveriesInFlight(t *testing.T) {
+	cc := &busyCC{fakeCC: newCC(), hold: 20 * time.Millisecond}
+	h := startWith(t, cc, 0, time.Hour)
+	const convs = 100
+	var evs []event.Event
+	for c := range convs {
+		evs = append(evs, msg(fmt.Sprintf("55119%05d", c), 0, time.Now()))
+	}
+	if err := h.r.Inbox().Accept(context.Background(), evs); err != nil {
+		t.Fatal(err)
+	}
+	for c := range convs {
+		cust := fmt.Sprintf("55119%05d", c)
+		eventually(t, "conversation "+cust, func() bool { return len(cc.texts(cust)) == 1 })
+	}
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.peak > 16 {
+		t.Fatalf("deliveries in flight at once: %d, want at most relay.workers (16)", cc.peak)
+	}
+	if cc.peak < 2 {
+		t.Fatalf("deliveries in flight at once: %d: the test did not exercise concurrency", cc.peak)
 	}
 }

@@ -191,10 +191,11 @@ type Store interface {
 	// PendingInbox returns up to limit unprocessed events with an ID above
 	// afterID, received at or before readyBefore, in ID order.
 	PendingInbox(ctx context.Context, readyBefore time.Time, afterID int64, limit int) ([]InboxEvent, error)
-	// CompleteInbox atomically marks events processed (erasing their
-	// payloads), enqueues the outbox messages they produced (ignoring
-	// idempotency keys already present), and records activity on their
-	// conversations.
+	// CompleteInbox atomically marks events processed, enqueues the
+	// outbox messages they produced (ignoring idempotency keys already
+	// present), and records activity on their conversations. Once it
+	// returns, PendingInbox no longer returns the events, even after a
+	// crash; their payloads are erased then or shortly after.
 	CompleteInbox(ctx context.Context, now time.Time, done []Completion) error
 	// CompleteAndClaim is CompleteInbox that also claims, in the same
 	// transaction, the messages it enqueues that are due and head their

@@ -33,7 +33,14 @@ type DB struct {
 	w *sql.DB // the single writer
 	r *sql.DB // readers
 
-	stmts sync.Map // query → *sql.Stmt prepared on w
+	// marks defers marking events done (the inbox file only; see
+	// doneMarks); trimmed is the journal row through which the main file's
+	// inbox_completions was last trimmed.
+	marks   *doneMarks
+	trimmed atomic.Int64
+
+	stmts  sync.Map // query → *sql.Stmt prepared on w
+	rstmts sync.Map // query → *sql.Stmt prepared on r
 
 	// Bounded caches that spare writes which would change nothing: a
 	// conversation's last activity is recorded at most once a minute, and
@@ -83,20 +90,39 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite: empty path")
 	}
-	in, err := openFile(ctx, InboxPath(path), "migrations_inbox", []string{qAppendInbox})
+	in, err := openFile(ctx, InboxPath(path), "migrations_inbox", hotStatements{
+		writes: []string{qAppendInbox, qInboxDone},
+		reads:  []string{qPendingInbox, qInboxConversations},
+	})
 	if err != nil {
 		return nil, err
 	}
-	db, err := openFile(ctx, path, "migrations", []string{qEnqueue, qTouch, qClaim, qLease, qClaimFresh, qMarkDelivered, qPeer})
+	db, err := openFile(ctx, path, "migrations", hotStatements{
+		writes: []string{qEnqueue, qTouch, qClaim, qLease, qClaimFresh, qMarkDelivered, qPeer, qJournal, qTrimJournal},
+		reads:  []string{qClaimable},
+	})
 	if err != nil {
 		in.Close()
 		return nil, err
 	}
 	db.in = in
+	in.marks = newDoneMarks()
+	go in.markLoop()
+	if err := db.recoverMarks(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
 }
 
-func openFile(ctx context.Context, path, migrationDir string, hot []string) (*DB, error) {
+// hotStatements are the statements a file's hot paths run, prepared once
+// at Open: SQL parsing was a visible share of the relay's CPU time.
+type hotStatements struct {
+	writes []string // run by the writer, in transactions
+	reads  []string // run on the readers
+}
+
+func openFile(ctx context.Context, path, migrationDir string, hot hotStatements) (*DB, error) {
 	// cacheKiB sizes a connection's page cache. The writer's is larger: it
 	// walks the indexes of every insert (the vault's records and their
 	// fingerprint index grow with every token), and a miss there is a
@@ -130,7 +156,7 @@ func openFile(ctx context.Context, path, migrationDir string, hot []string) (*DB
 		w.Close()
 		return nil, err
 	}
-	if err := db.prepare(ctx, hot); err != nil {
+	if err := db.prepare(ctx, db.w, &db.stmts, hot.writes); err != nil {
 		db.closeStmts()
 		w.Close()
 		return nil, err
@@ -143,6 +169,12 @@ func openFile(ctx context.Context, path, migrationDir string, hot []string) (*DB
 	}
 	r.SetMaxOpenConns(4)
 	db.r = r
+	if err := db.prepare(ctx, r, &db.rstmts, hot.reads); err != nil {
+		db.closeStmts()
+		r.Close()
+		w.Close()
+		return nil, err
+	}
 	ckpt, err := sql.Open("sqlite", dsn(1<<10))
 	if err != nil {
 		db.closeStmts()
@@ -200,10 +232,17 @@ func (db *DB) migrate(ctx context.Context, dir string) error {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	var err error
+	if db.marks != nil {
+		db.marks.halt()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = db.flushMarks(ctx)
+		cancel()
+	}
 	db.stopCkpt()
 	<-db.ckptDone
 	db.closeStmts()
-	err := errors.Join(db.ckpt.Close(), db.r.Close(), db.w.Close())
+	err = errors.Join(err, db.ckpt.Close(), db.r.Close(), db.w.Close())
 	if db.in != nil {
 		err = errors.Join(err, db.in.Close())
 	}
@@ -211,10 +250,12 @@ func (db *DB) Close() error {
 }
 
 func (db *DB) closeStmts() {
-	db.stmts.Range(func(_, s any) bool {
-		s.(*sql.Stmt).Close()
-		return true
-	})
+	for _, m := range []*sync.Map{&db.stmts, &db.rstmts} {
+		m.Range(func(_, s any) bool {
+			s.(*sql.Stmt).Close()
+			return true
+		})
+	}
 }
 
 // Ping checks that the database answers a query.
@@ -259,17 +300,26 @@ func (db *DB) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, er
 	return s, nil
 }
 
-// prepare prepares the hot-path statements once, on the writer, so that
-// transactions do not parse SQL again and again.
-func (db *DB) prepare(ctx context.Context, hot []string) error {
+// prepare prepares the hot-path statements once, on pool (the writer or
+// the readers), so that they are not parsed again and again.
+func (db *DB) prepare(ctx context.Context, pool *sql.DB, into *sync.Map, hot []string) error {
 	for _, q := range hot {
-		s, err := db.w.PrepareContext(ctx, q)
+		s, err := pool.PrepareContext(ctx, q)
 		if err != nil {
 			return fmt.Errorf("sqlite: prepare: %w", err)
 		}
-		db.stmts.Store(q, s)
+		into.Store(q, s)
 	}
 	return nil
+}
+
+// query runs a read on the readers, with the statement prepared at Open if
+// query is a hot one.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s, ok := db.rstmts.Load(query); ok {
+		return s.(*sql.Stmt).QueryContext(ctx, args...)
+	}
+	return db.r.QueryContext(ctx, query, args...)
 }
 
 // inTx runs fn in a write transaction with the given durability.
@@ -321,7 +371,13 @@ func fromMS(v int64) time.Time {
 func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]bool, error) {
 	accepted := make([]bool, len(events))
 	in := db.in
+	// Completed events waiting to be marked done ride on this transaction.
+	var marks []mark
 	err := in.inTx(ctx, durable, func(tx *sql.Tx) error {
+		marks = in.marks.take()
+		if err := in.writeMarks(ctx, tx, marks); err != nil {
+			return err
+		}
 		stmt, err := in.stmt(ctx, tx, qAppendInbox)
 		if err != nil {
 			return fmt.Errorf("sqlite: append inbox: %w", err)
@@ -342,6 +398,7 @@ func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]boo
 		}
 		return nil
 	})
+	in.marks.settle(marks, err == nil)
 	if err != nil {
 		return nil, err
 	}
@@ -350,8 +407,10 @@ func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]boo
 
 // PendingInbox implements store.Store.
 func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, afterID int64, limit int) ([]store.InboxEvent, error) {
-	rows, err := db.in.r.QueryContext(ctx, `SELECT id, source, dedupe_key, conversation, occurred_at, received_at, payload
-		FROM inbox WHERE state = 0 AND id > ? AND received_at <= ? ORDER BY id LIMIT ?`, afterID, ms(readyBefore), limit)
+	// Events completed but not yet marked done are skipped; read past
+	// them so that they do not take up the limit.
+	skip := db.in.marks.snapshot()
+	rows, err := db.in.query(ctx, qPendingInbox, afterID, ms(readyBefore), limit+len(skip))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending inbox: %w", err)
 	}
@@ -363,8 +422,13 @@ func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, afterID i
 		if err := rows.Scan(&e.ID, &e.Source, &e.DedupeKey, &e.Conversation, &occ, &rec, &e.Payload); err != nil {
 			return nil, fmt.Errorf("sqlite: pending inbox: %w", err)
 		}
+		if _, ok := skip[e.ID]; ok {
+			continue
+		}
 		e.OccurredAt, e.ReceivedAt = fromMS(occ), fromMS(rec)
-		out = append(out, e)
+		if out = append(out, e); len(out) == limit {
+			break
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: pending inbox: %w", err)
@@ -387,7 +451,7 @@ func (db *DB) CompleteAndClaim(ctx context.Context, now time.Time, done []store.
 	}
 	ids := idList(len(done), func(i int) int64 { return done[i].InboxID })
 	convs := make(map[int64]string, len(done))
-	rows, err := db.in.r.QueryContext(ctx, `SELECT id, conversation FROM inbox WHERE id IN (SELECT value FROM json_each(?))`, ids)
+	rows, err := db.in.query(ctx, qInboxConversations, ids)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: complete inbox: %w", err)
 	}
@@ -419,8 +483,13 @@ func (db *DB) CompleteAndClaim(ctx context.Context, now time.Time, done []store.
 		}
 	}
 	var claimed []store.OutboxMessage
+	var journalRow int64
+	trim := db.in.marks.settledThrough()
 	err = db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
 		claimed = claimed[:0]
+		if err := db.journal(ctx, tx, ids, trim, &journalRow); err != nil {
+			return err
+		}
 		var fresh []store.OutboxMessage // enqueued now (not duplicates), due, in id order
 		enq, err := db.stmt(ctx, tx, qEnqueue)
 		if err != nil {
@@ -475,16 +544,40 @@ func (db *DB) CompleteAndClaim(ctx context.Context, now time.Time, done []store.
 	if err != nil {
 		return nil, err
 	}
-	err = db.in.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE inbox SET state = 1, payload = NULL WHERE id IN (SELECT value FROM json_each(?))`, ids); err != nil {
+	db.trimmed.Store(max(db.trimmed.Load(), trim))
+	inboxIDs := make([]int64, len(done))
+	for i, c := range done {
+		inboxIDs[i] = c.InboxID
+	}
+	db.in.marks.add(inboxIDs, journalRow)
+	return claimed, nil
+}
+
+// journal records, within a completion's transaction, the inbox events it
+// completes (see doneMarks), and drops the journal rows through trim,
+// whose events are all marked done in the inbox file.
+func (db *DB) journal(ctx context.Context, tx *sql.Tx, ids string, trim int64, row *int64) error {
+	if trim > db.trimmed.Load() {
+		del, err := db.stmt(ctx, tx, qTrimJournal)
+		if err != nil {
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		if _, err := del.ExecContext(ctx, trim); err != nil {
+			return fmt.Errorf("sqlite: complete inbox: %w", err)
+		}
 	}
-	return claimed, nil
+	ins, err := db.stmt(ctx, tx, qJournal)
+	if err != nil {
+		return fmt.Errorf("sqlite: complete inbox: %w", err)
+	}
+	res, err := ins.ExecContext(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("sqlite: complete inbox: %w", err)
+	}
+	if *row, err = res.LastInsertId(); err != nil {
+		return fmt.Errorf("sqlite: complete inbox: %w", err)
+	}
+	return nil
 }
 
 // claimFresh leases, within the completing transaction, the messages just
@@ -557,15 +650,23 @@ const (
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`
 	qTouch = `INSERT INTO conversations (key, created_at, last_activity_at) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET last_activity_at = excluded.last_activity_at`
-	qClaim = `SELECT ` + outboxCols + ` FROM outbox o INDEXED BY outbox_due
+	// qClaim walks unleased rows in id order, then expired leases: the
+	// index's order, so that the walk stops at the limit.
+	qClaim = `SELECT ` + outboxCols + ` FROM outbox o INDEXED BY outbox_claimable
 			WHERE o.state = 0 AND o.next_attempt_at <= ? AND o.lease_until <= ?
 			AND ` + laneHead + `
-			ORDER BY o.id LIMIT ?`
-	qClaimable = `SELECT 1 FROM outbox o INDEXED BY outbox_due
+			ORDER BY o.lease_until, o.id LIMIT ?`
+	qClaimable = `SELECT 1 FROM outbox o INDEXED BY outbox_claimable
 			WHERE o.state = 0 AND o.next_attempt_at <= ? AND o.lease_until <= ?
 			AND ` + laneHead + `
 			LIMIT 1`
-	qLease = `UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))`
+	qPendingInbox = `SELECT id, source, dedupe_key, conversation, occurred_at, received_at, payload
+			FROM inbox WHERE state = 0 AND id > ? AND received_at <= ? ORDER BY id LIMIT ?`
+	qInboxConversations = `SELECT id, conversation FROM inbox WHERE id IN (SELECT value FROM json_each(?))`
+	qInboxDone          = `UPDATE inbox SET state = 1, payload = NULL WHERE id IN (SELECT value FROM json_each(?))`
+	qJournal            = `INSERT INTO inbox_completions (inbox_ids) VALUES (?)`
+	qTrimJournal        = `DELETE FROM inbox_completions WHERE id <= ?`
+	qLease              = `UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))`
 	// qClaimFresh leases the given new rows that head their lane, lowest
 	// ids first.
 	qClaimFresh = `UPDATE outbox SET lease_until = ? WHERE id IN (
@@ -595,13 +696,16 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, leaseFor time.Dura
 	// Most claims find nothing (the relay claims lane heads as it enqueues
 	// them, see CompleteAndClaim): look on a reader first, so that an
 	// empty claim costs no write transaction.
-	var any int
-	err := db.r.QueryRowContext(ctx, qClaimable, ms(now), ms(now)).Scan(&any)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+	rows, err := db.query(ctx, qClaimable, ms(now), ms(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
+	}
+	found := rows.Next()
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
+	}
+	if !found {
+		return nil, nil
 	}
 	var out []store.OutboxMessage
 	err = db.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
@@ -862,6 +966,9 @@ func (db *DB) Conversation(ctx context.Context, key string) (store.Conversation,
 
 // Prune implements store.Store.
 func (db *DB) Prune(ctx context.Context, inboxBefore, outboxBefore time.Time) (int64, error) {
+	if err := db.in.flushMarks(ctx); err != nil {
+		return 0, fmt.Errorf("sqlite: prune: %w", err)
+	}
 	var total int64
 	del := func(h *DB, query string, at time.Time) error {
 		return h.inTx(ctx, crashSafe, func(tx *sql.Tx) error {
@@ -883,6 +990,9 @@ func (db *DB) Prune(ctx context.Context, inboxBefore, outboxBefore time.Time) (i
 
 // Stats implements store.Store.
 func (db *DB) Stats(ctx context.Context) (store.Stats, error) {
+	if err := db.in.flushMarks(ctx); err != nil {
+		return store.Stats{}, fmt.Errorf("sqlite: stats: %w", err)
+	}
 	var s store.Stats
 	if err := db.in.r.QueryRowContext(ctx, `SELECT
 		(SELECT COUNT(*) FROM inbox WHERE state = 0),
