@@ -98,7 +98,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	db, err := openFile(ctx, path, "migrations", hotStatements{
-		writes: []string{qEnqueue, qTouch, qClaim, qLease, qClaimFresh, qMarkDelivered, qPeer, qJournal, qTrimJournal},
+		writes: []string{qEnqueue, qTouch, qClaim, qLease, qMarkDelivered, qPeer, qJournal, qTrimJournal},
 		reads:  []string{qClaimable},
 	})
 	if err != nil {
@@ -490,7 +490,6 @@ func (db *DB) CompleteAndClaim(ctx context.Context, now time.Time, done []store.
 		if err := db.journal(ctx, tx, ids, trim, &journalRow); err != nil {
 			return err
 		}
-		var fresh []store.OutboxMessage // enqueued now (not duplicates), due, in id order
 		enq, err := db.stmt(ctx, tx, qEnqueue)
 		if err != nil {
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
@@ -499,6 +498,7 @@ func (db *DB) CompleteAndClaim(ctx context.Context, now time.Time, done []store.
 		if err != nil {
 			return fmt.Errorf("sqlite: complete inbox: %w", err)
 		}
+		leaseUntil := ms(now.Add(claim.Lease))
 		seen := map[string]bool{}
 		for _, c := range done {
 			conv := convs[c.InboxID]
@@ -513,34 +513,29 @@ func (db *DB) CompleteAndClaim(ctx context.Context, now time.Time, done []store.
 				if next.IsZero() {
 					next = now
 				}
-				res, err := enq.ExecContext(ctx, m.Lane, m.Destination, m.Kind, m.IdempotencyKey, m.Conversation, m.Ref, m.Payload, ms(next), ms(now))
-				if err != nil {
-					return fmt.Errorf("sqlite: enqueue outbox: %w", err)
+				// A due message is leased as it is inserted if the claim
+				// has room and it heads its lane: being the newest row,
+				// it does when its lane has no other pending row.
+				var lease int64
+				if len(claimed) < claim.Limit && !next.After(now) {
+					lease = leaseUntil
 				}
-				if claim.Limit > 0 && !next.After(now) {
-					if n, err := res.RowsAffected(); err != nil {
-						return fmt.Errorf("sqlite: enqueue outbox: %w", err)
-					} else if n == 1 {
-						m.ID, err = res.LastInsertId()
-						if err != nil {
-							return fmt.Errorf("sqlite: enqueue outbox: %w", err)
-						}
-						m.NextAttemptAt, m.CreatedAt = fromMS(ms(next)), fromMS(ms(now))
-						fresh = append(fresh, m)
-					}
+				id, leased, err := enqueue(ctx, enq, m, next, now, lease)
+				if err != nil {
+					return err
+				}
+				if leased {
+					m.ID, m.NextAttemptAt, m.CreatedAt = id, fromMS(ms(next)), fromMS(ms(now))
+					claimed = append(claimed, m)
 				}
 			}
 			if err := saveSessions(ctx, tx, now, c.Sessions); err != nil {
 				return err
 			}
 		}
-		if len(fresh) == 0 {
-			return nil
-		}
-		var err2 error
-		claimed, err2 = db.claimFresh(ctx, tx, now, claim, fresh)
-		return err2
+		return nil
 	})
+
 	if err != nil {
 		return nil, err
 	}
@@ -580,37 +575,20 @@ func (db *DB) journal(ctx context.Context, tx *sql.Tx, ids string, trim int64, r
 	return nil
 }
 
-// claimFresh leases, within the completing transaction, the messages just
-// enqueued that head their lane: the claim ClaimOutbox would make, for
-// rows whose content the caller already holds.
-func (db *DB) claimFresh(ctx context.Context, tx *sql.Tx, now time.Time, claim store.Claim, fresh []store.OutboxMessage) ([]store.OutboxMessage, error) {
-	q, err := db.stmt(ctx, tx, qClaimFresh)
+// enqueue inserts m (a duplicate idempotency key is ignored), leased until
+// lease (when not 0) if its lane has no other pending row, and reports its
+// id and whether it was leased.
+func enqueue(ctx context.Context, enq *sql.Stmt, m store.OutboxMessage, next, now time.Time, lease int64) (int64, bool, error) {
+	var id, leasedUntil int64
+	err := enq.QueryRowContext(ctx, m.Lane, m.Destination, m.Kind, m.IdempotencyKey, m.Conversation, m.Ref, m.Payload,
+		ms(next), ms(now), lease).Scan(&id, &leasedUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil // already enqueued
+	}
 	if err != nil {
-		return nil, err
+		return 0, false, fmt.Errorf("sqlite: enqueue outbox: %w", err)
 	}
-	rows, err := q.QueryContext(ctx, ms(now.Add(claim.Lease)), idList(len(fresh), func(i int) int64 { return fresh[i].ID }), claim.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
-	}
-	leased := make(map[int64]bool, len(fresh))
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("sqlite: claim: %w", err)
-		}
-		leased[id] = true
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
-	}
-	out := make([]store.OutboxMessage, 0, len(leased))
-	for _, m := range fresh {
-		if leased[m.ID] {
-			out = append(out, m)
-		}
-	}
-	return out, nil
+	return id, leasedUntil != 0, nil
 }
 
 // idList renders n ids as a JSON array, for json_each.
@@ -645,9 +623,14 @@ const (
 	qAppendInbox = `INSERT INTO inbox
 			(source, dedupe_key, conversation, occurred_at, received_at, payload)
 			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source, dedupe_key) DO NOTHING`
+	// qEnqueue inserts a message, leased until ?10 (when not 0) if no
+	// other pending row shares its lane: being the newest, it is then the
+	// lane's head.
 	qEnqueue = `INSERT INTO outbox
-			(lane, destination, kind, idempotency_key, conversation, ref, payload, next_attempt_at, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`
+			(lane, destination, kind, idempotency_key, conversation, ref, payload, next_attempt_at, created_at, lease_until)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CASE WHEN ?10 <> 0 AND NOT EXISTS
+				(SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = ?1) THEN ?10 ELSE 0 END)
+			ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, lease_until`
 	qTouch = `INSERT INTO conversations (key, created_at, last_activity_at) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET last_activity_at = excluded.last_activity_at`
 	// qClaim walks unleased rows in id order, then expired leases: the
@@ -667,13 +650,7 @@ const (
 	qJournal            = `INSERT INTO inbox_completions (inbox_ids) VALUES (?)`
 	qTrimJournal        = `DELETE FROM inbox_completions WHERE id <= ?`
 	qLease              = `UPDATE outbox SET lease_until = ? WHERE id IN (SELECT value FROM json_each(?))`
-	// qClaimFresh leases the given new rows that head their lane, lowest
-	// ids first.
-	qClaimFresh = `UPDATE outbox SET lease_until = ? WHERE id IN (
-			SELECT o.id FROM outbox o WHERE o.id IN (SELECT value FROM json_each(?))
-			AND ` + laneHead + `
-			ORDER BY o.id LIMIT ?) RETURNING id`
-	qMarkDelivered = `UPDATE outbox SET state = 1, payload = NULL, lease_until = 0,
+	qMarkDelivered      = `UPDATE outbox SET state = 1, payload = NULL, lease_until = 0,
 			delivered_at = d.value ->> 't', external_id = NULLIF(d.value ->> 'e', '')
 			FROM json_each(?) AS d WHERE outbox.id = d.value ->> 'i' AND outbox.state = 0
 			RETURNING outbox.id, outbox.conversation, outbox.delivered_at`
