@@ -60,7 +60,8 @@ func newBenchCmd(e *env) *cobra.Command {
 			return nil
 		},
 	}
-	relayCmd.Flags().IntVar(&o.Messages, "messages", 20000, "messages in the throughput run")
+	relayCmd.Flags().IntVar(&o.Messages, "messages", 20000, "messages in each throughput run")
+	relayCmd.Flags().IntVar(&o.Rounds, "rounds", 3, "throughput rounds, each a gateway run then a bare-relay run")
 	relayCmd.Flags().IntVar(&o.Conversations, "conversations", 1000, "distinct conversations")
 	relayCmd.Flags().IntVar(&o.Concurrency, "concurrency", 64, "concurrent webhook senders in the throughput run")
 	relayCmd.Flags().IntVar(&o.Workers, "workers", 64, "the gateway's relay.workers (deliveries in flight)")
@@ -84,8 +85,8 @@ func newBenchCmd(e *env) *cobra.Command {
 }
 
 type relayBenchOptions struct {
-	Messages, Conversations, Concurrency, Rate, Workers int
-	Duration                                            time.Duration
+	Messages, Conversations, Concurrency, Rate, Workers, Rounds int
+	Duration                                                    time.Duration
 	// DataDir holds the gateway's database (default: temporary).
 	DataDir string
 }
@@ -120,13 +121,30 @@ func (r runStats) ackRate() float64 { return float64(r.Messages) / r.Elapsed.Sec
 func (r runStats) fwdRate() float64 { return float64(r.Messages) / r.Forwarded.Seconds() }
 
 type relayBenchResult struct {
-	Throughput [2]runStats // gateway, bare
+	Throughput [][2]runStats // per round: gateway, bare
 	Latency    [2]runStats
+}
+
+// median returns the median of the per-round values of f.
+func (r relayBenchResult) median(f func(g, b runStats) float64) float64 {
+	v := make([]float64, len(r.Throughput))
+	for i, t := range r.Throughput {
+		v[i] = f(t[0], t[1])
+	}
+	slices.Sort(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
 }
 
 func (r relayBenchResult) print(w io.Writer) {
 	fmt.Fprintf(w, "%-34s %10s %12s %12s %10s %10s %9s %7s\n", "run", "messages", "acked/s", "forwarded/s", "p50 ack", "p99 ack", "CPU/msg", "errors")
-	for _, s := range append(r.Throughput[:], r.Latency[:]...) {
+	var runs []runStats
+	for _, t := range r.Throughput {
+		runs = append(runs, t[:]...)
+	}
+	for _, s := range append(runs, r.Latency[:]...) {
 		cpu := "-" // not measured in the latency runs
 		if s.CPU > 0 {
 			cpu = s.cpuPerMessage().Round(time.Microsecond).String()
@@ -134,10 +152,17 @@ func (r relayBenchResult) print(w io.Writer) {
 		fmt.Fprintf(w, "%-34s %10d %12.0f %12.0f %10s %10s %9s %7d\n", s.Name, s.Messages, s.ackRate(), s.fwdRate(),
 			s.P50.Round(10*time.Microsecond), s.P99.Round(10*time.Microsecond), cpu, s.Errors)
 	}
-	g, b := r.Throughput[0], r.Throughput[1]
-	fmt.Fprintf(w, "\nsustained throughput, gateway / bare relay: %.0f / %.0f msg/s = %.2f\n", g.fwdRate(), b.fwdRate(), g.fwdRate()/b.fwdRate())
-	fmt.Fprintf(w, "CPU per message in the throughput runs (load generator and emulators included), gateway / bare relay: %s / %s = %.2f\n",
-		g.cpuPerMessage().Round(time.Microsecond), b.cpuPerMessage().Round(time.Microsecond), float64(g.cpuPerMessage())/float64(b.cpuPerMessage()))
+	fmt.Fprintln(w)
+	for i, t := range r.Throughput {
+		g, b := t[0], t[1]
+		fmt.Fprintf(w, "round %d: sustained throughput, gateway / bare relay: %.0f / %.0f msg/s = %.2f; CPU per message: %s / %s = %.2f\n", i+1,
+			g.fwdRate(), b.fwdRate(), g.fwdRate()/b.fwdRate(),
+			g.cpuPerMessage().Round(time.Microsecond), b.cpuPerMessage().Round(time.Microsecond), float64(g.cpuPerMessage())/float64(b.cpuPerMessage()))
+	}
+	fmt.Fprintf(w, "sustained throughput, gateway / bare relay, median of %d rounds: %.2f\n", len(r.Throughput),
+		r.median(func(g, b runStats) float64 { return g.fwdRate() / b.fwdRate() }))
+	fmt.Fprintf(w, "CPU per message (load generator and emulators included), gateway / bare relay, median: %.2f\n",
+		r.median(func(g, b runStats) float64 { return float64(g.cpuPerMessage()) / float64(b.cpuPerMessage()) }))
 	lg, lb := r.Latency[0], r.Latency[1]
 	fmt.Fprintf(w, "p99 acknowledgement at %d msg/s, gateway / bare relay: %s / %s = %.2f\n", lg.TargetRate,
 		lg.P99.Round(10*time.Microsecond), lb.P99.Round(10*time.Microsecond), float64(lg.P99)/float64(lb.P99))
@@ -334,24 +359,29 @@ func runRelayBench(ctx context.Context, o relayBenchOptions) (relayBenchResult, 
 		return res, err
 	}
 
-	start, cpu0 := time.Now(), processCPU()
-	delivered := s.GC.Stats().Received + int64(o.Messages)
-	g := closedLoop(ctx, gw, "gateway (SQLite) max throughput", o.Messages, o.Conversations, o.Concurrency, "t1")
-	if err := waitForwarded(delivered); err != nil {
-		return res, err
+	// Rounds alternate the two runs, so that each ratio compares runs a
+	// few seconds apart: on a shared machine the speed drifts between
+	// minutes.
+	for round := range max(o.Rounds, 1) {
+		start, cpu0 := time.Now(), processCPU()
+		delivered := s.GC.Stats().Received + int64(o.Messages)
+		g := closedLoop(ctx, gw, fmt.Sprintf("gateway (SQLite) max throughput #%d", round+1), o.Messages, o.Conversations, o.Concurrency, fmt.Sprintf("t%dg", round))
+		if err := waitForwarded(delivered); err != nil {
+			return res, err
+		}
+		g.Forwarded, g.CPU = time.Since(start), processCPU()-cpu0
+		if err := waitRecorded(ctx, s.Store()); err != nil {
+			return res, err
+		}
+		cpu0 = processCPU()
+		b := closedLoop(ctx, br, fmt.Sprintf("bare relay max throughput #%d", round+1), o.Messages, o.Conversations, o.Concurrency, fmt.Sprintf("t%db", round))
+		b.CPU = processCPU() - cpu0
+		res.Throughput = append(res.Throughput, [2]runStats{g, b})
 	}
-	g.Forwarded, g.CPU = time.Since(start), processCPU()-cpu0
-	if err := waitRecorded(ctx, s.Store()); err != nil {
-		return res, err
-	}
-	cpu0 = processCPU()
-	b := closedLoop(ctx, br, "bare relay max throughput", o.Messages, o.Conversations, o.Concurrency, "t2")
-	b.CPU = processCPU() - cpu0
-	res.Throughput = [2]runStats{g, b}
 
-	delivered = s.GC.Stats().Received // the bare relay forwards before it answers
+	delivered := s.GC.Stats().Received // the bare relay forwards before it answers
 	lg := openLoop(ctx, gw, fmt.Sprintf("gateway (SQLite) at %d msg/s", o.Rate), o.Rate, o.Duration, o.Conversations, "l1")
-	start = time.Now()
+	start := time.Now()
 	delivered += int64(lg.Messages)
 	if err := waitForwarded(delivered); err != nil {
 		return res, err
