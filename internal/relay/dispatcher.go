@@ -73,25 +73,26 @@ type dispatcher struct {
 const queuePerWorker = 3
 
 // dispatchOnce claims as many due lane heads as there are free workers and
-// starts delivering them. It reports how many it started.
-func (d *dispatcher) dispatchOnce(ctx context.Context) (int, error) {
+// starts delivering them. It never reports more work ready: a claim that
+// filled every free slot is followed by a wake-up when deliveries end.
+func (d *dispatcher) dispatchOnce(ctx context.Context) (bool, error) {
 	free := cap(d.slots) - len(d.slots)
 	// Claim in batches: a claim is a write transaction, and claiming one
 	// message each time a worker frees up would cost a transaction per
 	// message. Wait for a quarter of the workers to be free, unless the
 	// dispatcher is idle.
 	if free == 0 || (free < cap(d.slots)/4 && free < cap(d.slots)) {
-		return 0, nil
+		return false, nil
 	}
 	msgs, err := d.st.ClaimOutbox(ctx, d.now(), d.lease, free)
 	if err != nil {
-		return 0, fmt.Errorf("relay: claim outbox: %w", err)
+		return false, fmt.Errorf("relay: claim outbox: %w", err)
 	}
 	for _, m := range msgs {
 		d.slots <- struct{}{}
 		d.start(m, nil)
 	}
-	return len(msgs), nil
+	return false, nil
 }
 
 // reserve takes up to n free worker slots, without waiting, for messages

@@ -31,9 +31,15 @@ func outboxAD(idempotencyKey string) []byte { return []byte("outbox\x00" + idemp
 // maxCommitBatch bounds one group commit.
 const maxCommitBatch = 1024
 
-// lingerBelow: a group commit of fewer events waits up to Inbox.linger
-// for more.
-const lingerBelow = 16
+// A group commit of fewer than lingerBelow events waits up to Inbox.linger
+// for more, when the one before had at least lingerAfter: under load, when
+// webhooks arrive faster than commits complete, a fuller batch spares
+// commits (each an fsync and a fixed share of CPU); at a trickle, waiting
+// would only add latency.
+const (
+	lingerBelow = 16
+	lingerAfter = 4
+)
 
 type appendReq struct {
 	events []store.InboxEvent
@@ -114,6 +120,7 @@ func (in *Inbox) commitLoop() {
 	defer close(in.done)
 	linger := time.NewTimer(time.Hour)
 	linger.Stop()
+	prev := 0 // events in the previous commit
 	for {
 		var first appendReq
 		select {
@@ -141,10 +148,8 @@ func (in *Inbox) commitLoop() {
 				continue
 			default:
 			}
-			// Nothing more queued. A small batch waits a little for
-			// company: each commit costs an fsync and a fixed share of
-			// CPU, and under load a fuller batch spares many of them.
-			if n >= lingerBelow || in.linger <= 0 {
+			// Nothing more queued: under load, wait a little for more.
+			if n >= lingerBelow || prev < lingerAfter || in.linger <= 0 {
 				break
 			}
 			if !lingering {
@@ -161,6 +166,7 @@ func (in *Inbox) commitLoop() {
 			}
 		}
 		linger.Stop() // no stale tick survives Stop (Go 1.23 timers)
+		prev = n
 		in.commit(batch)
 	}
 }

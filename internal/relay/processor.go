@@ -91,20 +91,23 @@ func (p *processor) releasable(evs []store.InboxEvent, now time.Time) ([]store.I
 	return out, held
 }
 
-// runOnce processes one batch; it reports how many events it completed.
-func (p *processor) runOnce(ctx context.Context) (int, error) {
+// runOnce processes one batch. It reports more work ready when the batch
+// was full, or when a session step held back its conversation's later
+// events for the next round (which must then come at once).
+func (p *processor) runOnce(ctx context.Context) (bool, error) {
 	clear(p.cmds)
 	now := p.now()
 	evs, err := p.st.PendingInbox(ctx, now, p.cursor, p.batch)
 	if err != nil {
-		return 0, fmt.Errorf("relay: read inbox: %w", err)
+		return false, fmt.Errorf("relay: read inbox: %w", err)
 	}
 	if len(evs) == 0 {
 		p.cursor = 0
-		return 0, nil
+		return false, nil
 	}
+	full := len(evs) == p.batch
 	next := int64(0) // rewind unless the batch was full
-	if len(evs) == p.batch {
+	if full {
 		next = evs[len(evs)-1].ID
 	}
 	evs, held := p.releasable(evs, now)
@@ -153,7 +156,7 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 		done = append(done, c)
 	}
 	if len(done) == 0 {
-		return 0, nil
+		return full, nil
 	}
 	// Messages that head their lane are claimed as they are enqueued and
 	// handed to the dispatcher with their commands, sparing the
@@ -168,7 +171,7 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		p.disp.release(reserved)
 		p.cursor = 0 // nothing was completed: rescan from the start, in order
-		return 0, fmt.Errorf("relay: complete inbox: %w", err)
+		return false, fmt.Errorf("relay: complete inbox: %w", err)
 	}
 	for _, m := range claimed {
 		p.disp.start(m, p.cmds[m.IdempotencyKey])
@@ -180,7 +183,7 @@ func (p *processor) runOnce(ctx context.Context) (int, error) {
 		p.sessions.Committed(saved)
 	}
 	p.wakeOut()
-	return len(done), nil
+	return full || len(saved) > 0, nil
 }
 
 // errNotYet leaves a status or receipt pending without holding up its

@@ -204,8 +204,9 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 // loop runs step whenever woken or every PollInterval, and again at once
-// while it keeps finding work.
-func (r *Relay) loop(ctx context.Context, wake <-chan struct{}, step func(context.Context) (int, error), name string) {
+// while step reports more work ready. (A wake-up that arrives while step
+// runs is kept, so work that arrives meanwhile runs it again.)
+func (r *Relay) loop(ctx context.Context, wake <-chan struct{}, step func(context.Context) (bool, error), name string) {
 	t := time.NewTicker(r.cfg.PollInterval)
 	defer t.Stop()
 	for {
@@ -216,14 +217,14 @@ func (r *Relay) loop(ctx context.Context, wake <-chan struct{}, step func(contex
 		case <-t.C:
 		}
 		for ctx.Err() == nil {
-			n, err := step(ctx)
+			more, err := step(ctx)
 			if err != nil {
 				if ctx.Err() == nil {
 					r.cfg.Logger.Error("relay step failed", "step", name, "error", err.Error())
 				}
 				break
 			}
-			if n == 0 {
+			if !more {
 				break
 			}
 		}
