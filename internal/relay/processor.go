@@ -105,10 +105,11 @@ func (p *processor) runOnce(ctx context.Context) (bool, error) {
 		p.cursor = 0
 		return false, nil
 	}
-	full := len(evs) == p.batch
+	read, last := len(evs), evs[len(evs)-1].ID
+	full := read == p.batch
 	next := int64(0) // rewind unless the batch was full
 	if full {
-		next = evs[len(evs)-1].ID
+		next = last
 	}
 	evs, held := p.releasable(evs, now)
 	if held > 0 && (next == 0 || held-1 < next) {
@@ -157,6 +158,12 @@ func (p *processor) runOnce(ctx context.Context) (bool, error) {
 	}
 	if len(done) == 0 {
 		return full, nil
+	}
+	if held == 0 && len(done) == read {
+		// Nothing was left behind: the next pass starts after this batch
+		// rather than reading its events again (they stay pending in the
+		// store until their completion is marked).
+		p.cursor = last
 	}
 	// Messages that head their lane are claimed as they are enqueued and
 	// handed to the dispatcher with their commands, sparing the
