@@ -154,11 +154,15 @@ func (db *DB) markDone(ctx context.Context, tx *sql.Tx, ids string) error {
 
 // flushMarks commits the queued marks in a transaction of their own.
 func (db *DB) flushMarks(ctx context.Context) error {
+	ctx, err := hot(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: mark inbox done: %w", err)
+	}
 	ms := db.marks.take()
 	if len(ms) == 0 {
 		return nil
 	}
-	err := db.inTx(ctx, durable, func(tx *sql.Tx) error { return db.writeMarks(ctx, tx, ms) })
+	err = db.inTx(ctx, durable, func(tx *sql.Tx) error { return db.writeMarks(ctx, tx, ms) })
 	db.marks.settle(ms, err == nil)
 	return err
 }

@@ -322,6 +322,20 @@ func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	return db.r.QueryContext(ctx, query, args...)
 }
 
+// hot returns ctx without its cancellation, once ctx is checked not done,
+// for the statements of the relay's hot path (append, pending read,
+// completion, claim, delivery record). Those are short and bounded
+// (busy_timeout bounds a wait for a lock), while a cancellable context
+// makes the driver start a watcher goroutine and install a progress
+// handler for every statement, a few percent of the relay's CPU time. A
+// call that has started runs to its end.
+func hot(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 // inTx runs fn in a write transaction with the given durability.
 func (db *DB) inTx(ctx context.Context, d durability, fn func(*sql.Tx) error) error {
 	conn, err := db.w.Conn(ctx)
@@ -369,11 +383,15 @@ func fromMS(v int64) time.Time {
 
 // AppendInbox implements store.Store.
 func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]bool, error) {
+	ctx, err := hot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: append inbox: %w", err)
+	}
 	accepted := make([]bool, len(events))
 	in := db.in
 	// Completed events waiting to be marked done ride on this transaction.
 	var marks []mark
-	err := in.inTx(ctx, durable, func(tx *sql.Tx) error {
+	err = in.inTx(ctx, durable, func(tx *sql.Tx) error {
 		marks = in.marks.take()
 		if err := in.writeMarks(ctx, tx, marks); err != nil {
 			return err
@@ -407,6 +425,10 @@ func (db *DB) AppendInbox(ctx context.Context, events []store.InboxEvent) ([]boo
 
 // PendingInbox implements store.Store.
 func (db *DB) PendingInbox(ctx context.Context, readyBefore time.Time, afterID int64, limit int) ([]store.InboxEvent, error) {
+	ctx, err := hot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending inbox: %w", err)
+	}
 	// Events completed but not yet marked done are skipped; read past
 	// them so that they do not take up the limit.
 	skip := db.in.marks.snapshot()
@@ -448,6 +470,10 @@ func (db *DB) CompleteInbox(ctx context.Context, now time.Time, done []store.Com
 func (db *DB) CompleteAndClaim(ctx context.Context, now time.Time, done []store.Completion, claim store.Claim) ([]store.OutboxMessage, error) {
 	if len(done) == 0 {
 		return nil, nil
+	}
+	ctx, err := hot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: complete inbox: %w", err)
 	}
 	ids := idList(len(done), func(i int) int64 { return done[i].InboxID })
 	convs := make(map[int64]string, len(done))
@@ -670,6 +696,10 @@ func scanOutbox(sc interface{ Scan(...any) error }) (store.OutboxMessage, error)
 
 // ClaimOutbox implements store.Store.
 func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, leaseFor time.Duration, limit int) ([]store.OutboxMessage, error) {
+	ctx, err := hot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim outbox: %w", err)
+	}
 	// Most claims find nothing (the relay claims lane heads as it enqueues
 	// them, see CompleteAndClaim): look on a reader first, so that an
 	// empty claim costs no write transaction.
@@ -746,6 +776,10 @@ func (db *DB) ClaimOutbox(ctx context.Context, now time.Time, leaseFor time.Dura
 func (db *DB) MarkDelivered(ctx context.Context, ds []store.Delivery) error {
 	if len(ds) == 0 {
 		return nil
+	}
+	ctx, err := hot(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: mark delivered: %w", err)
 	}
 	type row struct {
 		ID   int64  `json:"i"`
