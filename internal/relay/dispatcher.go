@@ -72,15 +72,16 @@ type dispatcher struct {
 // for a free worker.
 const queuePerWorker = 3
 
-// dispatchOnce claims as many due lane heads as there are free workers and
-// starts delivering them. It never reports more work ready: a claim that
-// filled every free slot is followed by a wake-up when deliveries end.
+// dispatchOnce claims as many due lane heads as there are free slots
+// (workers and their queues) and starts delivering them. It never reports
+// more work ready: a claim that filled every free slot is followed by a
+// wake-up when deliveries end.
 func (d *dispatcher) dispatchOnce(ctx context.Context) (bool, error) {
 	free := cap(d.slots) - len(d.slots)
 	// Claim in batches: a claim is a write transaction, and claiming one
-	// message each time a worker frees up would cost a transaction per
-	// message. Wait for a quarter of the workers to be free, unless the
-	// dispatcher is idle.
+	// message each time a slot frees up would cost a transaction per
+	// message. Wait for a quarter of the slots (as many as there are
+	// workers) to be free, unless the dispatcher is idle.
 	if free == 0 || (free < cap(d.slots)/4 && free < cap(d.slots)) {
 		return false, nil
 	}
