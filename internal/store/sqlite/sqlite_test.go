@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -78,5 +79,34 @@ func TestReopenRecoversLeasesOfACrashedPredecessor(t *testing.T) {
 	}
 	if got, _ := db.ClaimOutbox(ctx, now, time.Hour, 10); len(got) != 1 {
 		t.Fatal("the lease of a crashed process still blocks its lane after recovery")
+	}
+}
+
+// The hot-path calls drop their context's cancellation once started (see
+// hot in sqlite.go), but a context already done is refused before any
+// work, and nothing is written.
+func TestHotPathRefusesADoneContext(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	now := time.Now()
+	ev := store.InboxEvent{Source: "s", DedupeKey: "k", Conversation: "c", Payload: []byte("p"), ReceivedAt: now}
+	calls := map[string]error{}
+	_, calls["AppendInbox"] = db.AppendInbox(ctx, []store.InboxEvent{ev})
+	_, calls["PendingInbox"] = db.PendingInbox(ctx, now, 0, 10)
+	calls["CompleteInbox"] = db.CompleteInbox(ctx, now, []store.Completion{{InboxID: 1}})
+	_, calls["ClaimOutbox"] = db.ClaimOutbox(ctx, now, time.Minute, 10)
+	calls["MarkDelivered"] = db.MarkDelivered(ctx, []store.Delivery{{ID: 1, At: now}})
+	for name, err := range calls {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with a cancelled context: %v, want context.Canceled", name, err)
+		}
+	}
+	if st, err := db.Stats(context.Background()); err != nil || st.InboxPending+st.InboxDone != 0 {
+		t.Fatalf("stats after refused calls = %+v, %v: something was written", st, err)
 	}
 }
