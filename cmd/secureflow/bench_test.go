@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"testing"
 	"time"
@@ -55,4 +56,26 @@ func BenchmarkRelay(b *testing.B) {
 		closedLoop(ctx, loadTarget{url: s.URL() + "/bench/bare-relay", secret: s.appSecret, client: hc}, "", b.N, 1000, 64, fmt.Sprintf("b%d", run))
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msg/s")
 	})
+}
+
+func TestRelayBenchMedian(t *testing.T) {
+	round := func(gw, bare int) [2]runStats {
+		return [2]runStats{{Messages: gw, Forwarded: time.Second}, {Messages: bare, Forwarded: time.Second}}
+	}
+	ratio := func(g, b runStats) float64 { return g.fwdRate() / b.fwdRate() }
+	for _, tc := range []struct {
+		name   string
+		rounds [][2]runStats
+		want   float64
+	}{
+		{"one round", [][2]runStats{round(40, 100)}, 0.4},
+		{"odd: the middle value", [][2]runStats{round(60, 100), round(30, 100), round(45, 100)}, 0.45},
+		{"even: the mean of the middle two", [][2]runStats{round(60, 100), round(30, 100), round(40, 100), round(50, 100)}, 0.45},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (relayBenchResult{Throughput: tc.rounds}).median(ratio); math.Abs(got-tc.want) > 1e-9 {
+				t.Fatalf("median = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
