@@ -392,15 +392,16 @@ func runRelayBench(ctx context.Context, o relayBenchOptions) (relayBenchResult, 
 	return res, nil
 }
 
-// waitRecorded waits until the gateway has recorded every delivery, so
-// that its trailing writes are not charged to the next run.
+// waitRecorded waits until the gateway has completed every event and
+// recorded every delivery, so that its trailing writes are not charged to
+// the next run.
 func waitRecorded(ctx context.Context, st store.Store) error {
 	for {
 		s, err := st.Stats(ctx)
 		if err != nil {
 			return err
 		}
-		if s.OutboxPending == 0 {
+		if s.InboxPending == 0 && s.OutboxPending == 0 {
 			return nil
 		}
 		select {
