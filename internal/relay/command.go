@@ -3,6 +3,7 @@ package relay
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/secureflow/secureflow/internal/event"
@@ -44,6 +45,22 @@ type command struct {
 	// Action is a session's data-action call, for Actions.
 	Action []byte `json:"action,omitempty"`
 }
+
+// channelMessageID is the channel.messageId a customer message is posted
+// to Genesys with: genesys.md §1.2 "Unique provider ID of the message (your
+// channel's id, e.g. the WhatsApp wamid)". The wamid is stable across
+// reprocessing, so Genesys can drop a resend, and a receipt that echoes it
+// names the WhatsApp message to mark read.
+func channelMessageID(e event.Event) string {
+	if e.Source == event.SourceWhatsApp && isWAMID(e.ID) {
+		return e.ID
+	}
+	return StableMessageID(e.Source, e.ID)
+}
+
+// isWAMID reports whether id is a WhatsApp message id (whatsapp.md §1.2:
+// "id = wamid.… message id").
+func isWAMID(id string) bool { return strings.HasPrefix(id, "wamid.") }
 
 // StableMessageID is the gateway's own id for a channel message: derived
 // from the channel's id, so reprocessing the same event yields the same id

@@ -22,6 +22,10 @@
 // the same channel.messageId and WhatsApp the same biz_opaque_callback_data,
 // so the receiver can drop the duplicate.
 //
+// A customer message forwarded as it is may skip the outbox: when its lane
+// is empty it is handed to a worker at once and its event completed once
+// the send has an outcome (direct delivery, see direct.go).
+//
 // Payloads are sealed with the keyring (AES-256-GCM via Tink), bound to
 // their row by associated data, and erased from the tables once processed
 // or delivered.

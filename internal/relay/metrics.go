@@ -14,6 +14,10 @@ type Metrics struct {
 	DeliveryLatency *prometheus.HistogramVec
 	InFlight        prometheus.Gauge
 	Detections      *prometheus.CounterVec // direction, entity, action
+	// Direct counts messages handed to a worker without an outbox row;
+	// Parked is the events waiting in memory behind them (see direct.go).
+	Direct prometheus.Counter
+	Parked prometheus.Gauge
 }
 
 // NewMetrics registers the relay metrics with reg.
@@ -45,10 +49,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "secureflow_outbox_in_flight", Help: "Deliveries in flight.",
 		}),
+		Direct: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "secureflow_relay_direct_deliveries_total",
+			Help: "Customer messages delivered directly, without an outbox row (their event completed once the send has an outcome).",
+		}),
+		Parked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "secureflow_relay_parked_events", Help: "Events held in memory behind a direct delivery of their conversation.",
+		}),
 	}
 	m.Detections = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "secureflow_detections_total", Help: "Sensitive spans found in chat text, by direction, entity and the action taken.",
 	}, []string{"direction", "entity", "action"})
-	reg.MustRegister(m.Detections, m.InboxStored, m.CommitBatch, m.Processed, m.Delivered, m.Retries, m.DeadLetters, m.DeliveryLatency, m.InFlight)
+	reg.MustRegister(m.Detections, m.InboxStored, m.CommitBatch, m.Processed, m.Delivered, m.Retries, m.DeadLetters, m.DeliveryLatency, m.InFlight, m.Direct, m.Parked)
 	return m
 }

@@ -44,6 +44,20 @@ type processor struct {
 	// their message) so they cannot starve newer events; it rewinds when a
 	// pass reaches the end of the inbox.
 	cursor int64
+
+	// Direct delivery (see direct.go): direct enables it; held are the
+	// pending events memory owns (in flight or parked), which reads skip;
+	// busy are the conversations with a direct delivery in flight, with
+	// the events parked behind it (parked in all, at most maxParked);
+	// results are the outcomes the workers report, and carry those a
+	// failed commit left to complete again.
+	direct    bool
+	held      map[int64]struct{}
+	busy      map[string]*busyConv
+	parked    int
+	maxParked int
+	results   resultQueue
+	carry     []directResult
 }
 
 // releasable orders events per conversation by their own timestamps (ties
@@ -91,25 +105,60 @@ func (p *processor) releasable(evs []store.InboxEvent, now time.Time) ([]store.I
 	return out, held
 }
 
-// runOnce processes one batch. It reports more work ready when the batch
-// was full, or when a session step held back its conversation's later
-// events for the next round (which must then come at once).
+// runOnce processes one batch: the outcomes of direct deliveries that
+// ended, the events parked behind them, and the next events read from the
+// inbox. It reports more work ready when the read was full, or when a
+// session step held back its conversation's later events for the next
+// round (which must then come at once).
 func (p *processor) runOnce(ctx context.Context) (bool, error) {
 	clear(p.cmds)
 	now := p.now()
-	evs, err := p.st.PendingInbox(ctx, now, p.cursor, p.batch)
+	results := append(p.carry, p.results.take()...)
+	p.carry = nil
+	rows, err := p.st.PendingInbox(ctx, now, p.cursor, p.batch)
 	if err != nil {
+		p.carry = results
 		return false, fmt.Errorf("relay: read inbox: %w", err)
 	}
-	if len(evs) == 0 {
+	if len(rows) == 0 && len(results) == 0 {
 		p.cursor = 0
 		return false, nil
 	}
-	read, last := len(evs), evs[len(evs)-1].ID
+	read := len(rows)
+	var last int64
+	if read > 0 {
+		last = rows[read-1].ID
+	}
 	full := read == p.batch
 	next := int64(0) // rewind unless the batch was full
 	if full {
 		next = last
+	}
+
+	// A conversation whose direct delivery ended is free again: the
+	// events parked behind it are processed now, with the new ones.
+	var evs []store.InboxEvent
+	stalled := map[string]bool{} // conversations whose next event must wait
+	leftBehind := false          // an event stays pending in the store, to be read again
+	rewind := false              // ... and a later one of its conversation must not overtake it
+	settled := make(map[string]bool, len(results))
+	for _, r := range results {
+		conv := r.job.row.Conversation
+		settled[conv] = true
+		if b := p.busy[conv]; b != nil {
+			if b.spilled {
+				// Some of its events were left in the store: read them
+				// all again from there, in order.
+				stalled[conv], rewind = true, true
+			} else {
+				evs = append(evs, b.parked...)
+			}
+		}
+	}
+	for _, row := range rows {
+		if _, ok := p.held[row.ID]; !ok {
+			evs = append(evs, row)
+		}
 	}
 	evs, held := p.releasable(evs, now)
 	if held > 0 && (next == 0 || held-1 < next) {
@@ -117,23 +166,53 @@ func (p *processor) runOnce(ctx context.Context) (bool, error) {
 		// event of its conversation must not overtake it.
 		next = held - 1
 	}
-	p.cursor = next
+
 	var done []store.Completion
+	enqueued := map[string]bool{} // lanes given an outbox message in this batch
+	for _, r := range results {
+		c, err := p.settle(r, now)
+		if err != nil {
+			p.carry = results
+			return false, err
+		}
+		done = append(done, c)
+		for _, m := range c.Outbox {
+			if m.DeadLetter == "" {
+				enqueued[m.Lane] = true
+			}
+		}
+	}
+	lanes := p.pendingLanes(ctx, evs)
 	var saved []store.SessionRecord
-	stalled := map[string]bool{} // conversations whose next message must wait
+	var directs []directJob
+	var parked []store.InboxEvent
+	spilled := map[string]bool{}
+	nowBusy := map[string]bool{} // conversations given a direct delivery in this batch
+	busy := func(conv string) bool { return nowBusy[conv] || (p.busy[conv] != nil && !settled[conv]) }
 	for _, row := range evs {
-		if stalled[row.Conversation] {
+		conv := row.Conversation
+		if stalled[conv] {
 			continue
 		}
-		out, rec, err := p.route(ctx, row, now)
+		if busy(conv) {
+			// Its conversation has a message in flight that is not in the
+			// outbox: the event waits in memory until that one is settled.
+			if p.parked+len(parked) < p.maxParked {
+				parked = append(parked, row)
+				continue
+			}
+			spilled[conv], stalled[conv], rewind = true, true, true
+			continue
+		}
+		r, err := p.route(ctx, row, now)
 		if errors.Is(err, errNotYet) {
+			leftBehind = true
 			continue
 		}
 		if errors.Is(err, errRetry) {
 			// Later events of this conversation must not overtake it;
 			// rescan from the start next round.
-			stalled[row.Conversation] = true
-			p.cursor = 0
+			stalled[conv], rewind = true, true
 			continue
 		}
 		if err != nil {
@@ -145,51 +224,78 @@ func (p *processor) runOnce(ctx context.Context) (bool, error) {
 			done = append(done, store.Completion{InboxID: row.ID})
 			continue
 		}
+		if p.directOK(r, lanes, enqueued) {
+			directs = append(directs, directJob{row: row, item: r.items[0], created: now})
+			nowBusy[conv] = true
+			continue
+		}
+		out, err := p.sealAll(conv, r.items)
+		if err != nil {
+			p.carry = results
+			return false, err
+		}
+		for _, m := range out {
+			enqueued[m.Lane] = true
+		}
 		c := store.Completion{InboxID: row.ID, Outbox: out}
-		if rec != nil {
-			c.Sessions = []store.SessionRecord{*rec}
-			saved = append(saved, *rec)
+		if r.rec != nil {
+			c.Sessions = []store.SessionRecord{*r.rec}
+			saved = append(saved, *r.rec)
 			// The session's next event must see this state: hold the
 			// conversation's later events for the next round.
-			stalled[row.Conversation] = true
-			p.cursor = 0
+			stalled[conv], rewind = true, true
 		}
 		done = append(done, c)
 	}
-	if len(done) == 0 {
-		return full, nil
-	}
-	if held == 0 && len(done) == read {
-		// Nothing was left behind: the next pass starts after this batch
-		// rather than reading its events again (they stay pending in the
-		// store until their completion is marked).
-		p.cursor = last
-	}
+
 	// Messages that head their lane are claimed as they are enqueued and
 	// handed to the dispatcher with their commands, sparing the
 	// dispatcher a claim transaction and a decode per message; the rest
 	// wait in the outbox for the dispatcher's own claims.
-	var outs int
-	for _, c := range done {
-		outs += len(c.Outbox)
+	var claimed []store.OutboxMessage
+	reserved := 0
+	if len(done) > 0 {
+		var outs int
+		for _, c := range done {
+			outs += len(c.Outbox)
+		}
+		reserved = p.disp.reserve(outs)
+		claimed, err = p.st.CompleteAndClaim(ctx, now, done, store.Claim{Lease: p.lease, Limit: reserved})
+		if err != nil {
+			p.disp.release(reserved + len(directs))
+			p.carry = results
+			p.cursor = 0 // nothing was completed: rescan from the start, in order
+			return false, fmt.Errorf("relay: complete inbox: %w", err)
+		}
 	}
-	reserved := p.disp.reserve(outs)
-	claimed, err := p.st.CompleteAndClaim(ctx, now, done, store.Claim{Lease: p.lease, Limit: reserved})
-	if err != nil {
-		p.disp.release(reserved)
-		p.cursor = 0 // nothing was completed: rescan from the start, in order
-		return false, fmt.Errorf("relay: complete inbox: %w", err)
-	}
+	p.apply(results, directs, parked, spilled, nowBusy)
 	for _, m := range claimed {
 		p.disp.start(m, p.cmds[m.IdempotencyKey])
 	}
 	if reserved > len(claimed) {
 		p.disp.release(reserved - len(claimed))
 	}
+	for _, j := range directs {
+		p.disp.direct(j, p.results.add)
+	}
+	switch {
+	case read == 0 || rewind:
+		p.cursor = 0
+	case held == 0 && !leftBehind:
+		// Nothing was left behind: the next pass starts after this batch
+		// rather than reading its events again (they stay pending in the
+		// store until their completion is marked; those held in memory
+		// are skipped).
+		p.cursor = last
+	default:
+		p.cursor = next
+	}
 	if len(saved) > 0 {
 		p.sessions.Committed(saved)
 	}
-	p.wakeOut()
+	if len(done) > 0 {
+		p.wakeOut()
+	}
 	return full || len(saved) > 0, nil
 }
 
@@ -201,17 +307,17 @@ var (
 	errRetry  = errors.New("retry later")
 )
 
-func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Time) ([]store.OutboxMessage, *store.SessionRecord, error) {
+func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Time) (routed, error) {
 	pt, err := p.sealer.Open(row.Payload, inboxAD(row.Source, row.DedupeKey))
 	if err != nil {
-		return nil, nil, err
+		return routed{}, err
 	}
 	var e event.Event
 	if err := json.Unmarshal(pt, &e); err != nil {
-		return nil, nil, fmt.Errorf("decode event: %w", err)
+		return routed{}, fmt.Errorf("decode event: %w", err)
 	}
 	var cmds []outItem
-	var rec *store.SessionRecord
+	plain := false
 	switch e.Kind {
 	case event.CustomerMessage:
 		// A secure session sees the text as typed, before detection, so
@@ -224,19 +330,19 @@ func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Ti
 			// token (the form's values went to the data endpoint): it is
 			// never forwarded to the contact centre.
 			p.metrics.Processed.WithLabelValues(string(e.Kind), "flow_completion").Inc()
-			return nil, nil, nil
+			return routed{}, nil
 		}
 		if err := p.redact(ctx, "customer", p.customer, &e); err != nil {
-			return nil, nil, err
+			return routed{}, err
 		}
-		cmds = []outItem{customerMessage(e)}
+		cmds, plain = []outItem{customerMessage(e)}, true
 	case event.AgentMessage:
 		blocked := false
 		if p.agent != nil && e.Text != "" {
 			res, err := p.agent.Redact(ctx, e.Text)
 			if err != nil {
 				p.log.Warn("detection failed, will retry", "inbox_id", row.ID, "error", err.Error())
-				return nil, nil, errRetry
+				return routed{}, errRetry
 			}
 			p.count("agent", res)
 			e.Text, blocked = res.Text, res.Blocked
@@ -253,26 +359,35 @@ func (p *processor) route(ctx context.Context, row store.InboxEvent, now time.Ti
 		d, err := p.intercept(ctx, row, e, now)
 		if err == nil && !d.Handled {
 			p.metrics.Processed.WithLabelValues(string(e.Kind), "ignored").Inc()
-			return nil, nil, nil
+			return routed{}, nil
 		}
 		return p.handled(e, d, now, err)
 	case event.CustomerStatus:
 		it, err := p.customerStatus(ctx, e)
 		if err != nil {
-			return nil, nil, p.unmatched(e, row, now, err)
+			return routed{}, p.unmatched(e, row, now, err)
 		}
 		cmds = it
 	case event.AgentReceipt:
 		it, err := p.agentReceipt(ctx, e)
 		if err != nil {
-			return nil, nil, p.unmatched(e, row, now, err)
+			return routed{}, p.unmatched(e, row, now, err)
 		}
 		cmds = it
 	default:
-		return nil, nil, fmt.Errorf("unknown event kind %q", e.Kind)
+		return routed{}, fmt.Errorf("unknown event kind %q", e.Kind)
 	}
-	out, err := p.outbox(e, cmds)
-	return out, rec, err
+	p.metrics.Processed.WithLabelValues(string(e.Kind), "ok").Inc()
+	return routed{items: cmds, plain: plain}, nil
+}
+
+// routed is what an event produced: outbox items, and a session state to
+// save with them. plain marks a customer message forwarded as it is, which
+// may be delivered directly (see direct.go).
+type routed struct {
+	items []outItem
+	rec   *store.SessionRecord
+	plain bool
 }
 
 // intercept offers an event to the session engine.
@@ -290,10 +405,10 @@ func (p *processor) intercept(ctx context.Context, row store.InboxEvent, e event
 	return d, nil
 }
 
-// handled turns a session decision into outbox messages.
-func (p *processor) handled(e event.Event, d Decision, now time.Time, err error) ([]store.OutboxMessage, *store.SessionRecord, error) {
+// handled turns a session decision into outbox items.
+func (p *processor) handled(e event.Event, d Decision, now time.Time, err error) (routed, error) {
 	if err != nil {
-		return nil, nil, err
+		return routed{}, err
 	}
 	if e.Kind == event.SessionSignal {
 		p.metrics.Processed.WithLabelValues(string(e.Kind), "ok").Inc()
@@ -304,13 +419,7 @@ func (p *processor) handled(e event.Event, d Decision, now time.Time, err error)
 	for _, ef := range d.Effects {
 		items = append(items, effectItem(e.Customer, ef, now))
 	}
-	out, err := p.sealAll(e.Customer, items)
-	return out, d.Session, err
-}
-
-func (p *processor) outbox(e event.Event, cmds []outItem) ([]store.OutboxMessage, error) {
-	p.metrics.Processed.WithLabelValues(string(e.Kind), "ok").Inc()
-	return p.sealAll(e.Customer, cmds)
+	return routed{items: items, rec: d.Session}, nil
 }
 
 func (p *processor) sealAll(conversation string, cmds []outItem) ([]store.OutboxMessage, error) {
@@ -406,7 +515,7 @@ func customerMessage(e event.Event) outItem {
 	if e.Unsupported != "" {
 		text = "[the customer sent a message of type " + e.Unsupported + ", which is not relayed]"
 	}
-	id := StableMessageID(e.Source, e.ID)
+	id := channelMessageID(e)
 	return outItem{dest: DestGenesys, kind: KindMessage, key: id, ref: e.ID,
 		cmd: command{Customer: e.Customer, ProfileName: e.ProfileName, Text: text, Time: e.Time, MessageID: id}}
 }
@@ -524,6 +633,14 @@ func failureReasons(codes []string) []string {
 func (p *processor) agentReceipt(ctx context.Context, e event.Event) ([]outItem, error) {
 	if e.Status != "Read" {
 		return nil, errIgnored
+	}
+	if isWAMID(e.RefID) {
+		// A customer message's channel.messageId is its WhatsApp id
+		// (channelMessageID): the receipt names the message to mark read
+		// without a lookup (a directly delivered message has no row).
+		key := "read:" + e.RefID
+		return []outItem{{dest: DestWhatsApp, kind: KindRead, key: key, ref: e.RefID,
+			cmd: command{Customer: e.Customer, Target: e.RefID, Time: e.Time}}}, nil
 	}
 	posted, err := p.st.FindOutbox(ctx, DestGenesys, e.RefID)
 	if err != nil {

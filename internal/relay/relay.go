@@ -59,6 +59,9 @@ type Config struct {
 	// PollInterval is the fallback poll when no wake-up arrives (retries
 	// coming due, reorder windows elapsing).
 	PollInterval time.Duration
+	// QueueAll turns direct delivery off (see direct.go): every message
+	// goes through the outbox.
+	QueueAll bool
 }
 
 // Relay runs the pipeline. Create with New, start with Run, stop with Close.
@@ -127,6 +130,9 @@ func New(cfg Config) (*Relay, error) {
 		slots: make(chan struct{}, cfg.Workers*(1+queuePerWorker)), running: make(chan struct{}, cfg.Workers),
 		done: make(chan store.Delivery, cfg.Workers)}
 	r.proc.disp, r.proc.lease, r.proc.cmds = r.disp, r.disp.lease, map[string]*command{}
+	r.proc.direct, r.proc.maxParked = !cfg.QueueAll, defaultMaxParked
+	r.proc.held, r.proc.busy = map[int64]struct{}{}, map[string]*busyConv{}
+	r.proc.results.wake = r.signal(r.wakeProc)
 	return r, nil
 }
 
@@ -200,6 +206,13 @@ func (r *Relay) Run(ctx context.Context) error {
 	r.disp.wg.Wait()
 	close(r.disp.done)
 	<-recorded
+	fctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := r.proc.flush(fctx); err != nil {
+		// Their events stay pending: the next start sends them again with
+		// the same ids, which the contact centre drops.
+		r.cfg.Logger.Error("recording direct deliveries at shutdown failed", "error", err.Error())
+	}
 	return nil
 }
 

@@ -108,7 +108,7 @@ func start(t *testing.T, cc *fakeCC, window time.Duration, giveUp time.Duration)
 
 // startWith starts a relay whose contact centre is cc (records in
 // h.cc only when cc is a *fakeCC).
-func startWith(t *testing.T, cc relay.ContactCenter, window time.Duration, giveUp time.Duration) *harness {
+func startWith(t *testing.T, cc relay.ContactCenter, window time.Duration, giveUp time.Duration, tune ...func(*relay.Config)) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "r.db"))
@@ -123,12 +123,16 @@ func startWith(t *testing.T, cc relay.ContactCenter, window time.Duration, giveU
 	}
 	h := &harness{st: st, ch: &fakeChannel{}, m: relay.NewMetrics(prometheus.NewRegistry()), now: time.Now}
 	h.cc, _ = cc.(*fakeCC)
-	h.r, err = relay.New(relay.Config{
+	cfg := relay.Config{
 		Store: st, Sealer: sealer, ContactCenter: cc, Channel: h.ch, Metrics: h.m,
 		Logger: slog.New(slog.DiscardHandler), Workers: 16, ReorderWindow: window, RequestTimeout: 2 * time.Second,
 		Backoff: retry.Backoff{Initial: 5 * time.Millisecond, Max: 50 * time.Millisecond}, GiveUpAfter: giveUp,
 		PollInterval: 5 * time.Millisecond,
-	})
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	h.r, err = relay.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +295,15 @@ func TestAgentMessagesAndReceipts(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "customer message", func() bool { return len(cc.texts("c1")) == 1 })
-	read := event.Event{Kind: event.AgentReceipt, Source: event.SourceGenesys, ID: "r1", RefID: relay.StableMessageID("whatsapp", "wamid.c1.0"), Status: "Read", Customer: "c1", Time: time.Now()}
+	// genesys.md §1.2: channel.messageId is the provider's id, the wamid;
+	// Genesys' receipt echoes it.
+	cc.mu.Lock()
+	posted := cc.seen["wamid.c1.0"]
+	cc.mu.Unlock()
+	if posted != 1 {
+		t.Fatalf("the customer message was not posted with its wamid as channel.messageId: %v", cc.seen)
+	}
+	read := event.Event{Kind: event.AgentReceipt, Source: event.SourceGenesys, ID: "r1", RefID: "wamid.c1.0", Status: "Read", Customer: "c1", Time: time.Now()}
 	if err := h.r.Inbox().Accept(ctx, []event.Event{read}); err != nil {
 		t.Fatal(err)
 	}
@@ -346,5 +358,128 @@ func TestWorkersBoundDeliveriesInFlight(t *testing.T) {
 	}
 	if cc.peak < 2 {
 		t.Fatalf("deliveries in flight at once: %d: the test did not exercise concurrency", cc.peak)
+	}
+}
+
+// TestDirectDeliveryLeavesNoOutboxRow: a customer message forwarded as it
+// is, on an empty lane, is delivered directly (see direct.go): its event is
+// completed once Genesys has it, and nothing is written to the outbox. With
+// QueueAll every message takes the outbox.
+func TestDirectDeliveryLeavesNoOutboxRow(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		queueAll      bool
+		wantDelivered int64
+	}{{"direct", false, 0}, {"queue all", true, 6}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cc := newCC()
+			h := startWith(t, cc, 0, time.Hour, func(c *relay.Config) { c.QueueAll = tc.queueAll })
+			ctx := context.Background()
+			for i := range 6 {
+				cust := fmt.Sprintf("c%d", i%3)
+				if err := h.r.Inbox().Accept(ctx, []event.Event{msg(cust, i/3, time.Now())}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			eventually(t, "6 messages and their events completed", func() bool {
+				st, err := h.st.Stats(ctx)
+				return err == nil && st.InboxPending == 0 && st.OutboxPending == 0 &&
+					len(cc.texts("c0"))+len(cc.texts("c1"))+len(cc.texts("c2")) == 6
+			})
+			st, err := h.st.Stats(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.OutboxDelivered != tc.wantDelivered {
+				t.Fatalf("outbox rows delivered = %d, want %d", st.OutboxDelivered, tc.wantDelivered)
+			}
+			for _, cust := range []string{"c0", "c1", "c2"} {
+				if got, want := fmt.Sprint(cc.texts(cust)), fmt.Sprintf("[%s #0 %s #1]", cust, cust); got != want {
+					t.Errorf("%s got %s, want %s", cust, got, want)
+				}
+			}
+			// The contact centre's conversation id is remembered without a row.
+			if c, err := h.st.Conversation(ctx, "c1"); err != nil || c.PeerConversationID != "conv-c1" {
+				t.Fatalf("conversation c1 = %+v, %v", c, err)
+			}
+		})
+	}
+}
+
+// gatedCC holds the sends of one customer until released.
+type gatedCC struct {
+	*fakeCC
+	customer string
+	entered  chan struct{} // a held send has started
+	release  chan struct{}
+}
+
+func (g *gatedCC) SendMessage(ctx context.Context, m genesys.InboundMessage) (genesys.Posted, error) {
+	if m.From.ID == g.customer {
+		select {
+		case g.entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return genesys.Posted{}, ctx.Err()
+		}
+	}
+	return g.fakeCC.SendMessage(ctx, m)
+}
+
+// TestDirectDeliveryHoldsTheConversation: while a conversation's message is
+// in flight outside the outbox, its later events wait (parked in memory,
+// pending in the store); other conversations go on.
+func TestDirectDeliveryHoldsTheConversation(t *testing.T) {
+	g := &gatedCC{fakeCC: newCC(), customer: "c1", entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h := startWith(t, g, 0, time.Hour)
+	ctx := context.Background()
+	if err := h.r.Inbox().Accept(ctx, []event.Event{msg("c1", 0, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	for i := 1; i < 5; i++ {
+		if err := h.r.Inbox().Accept(ctx, []event.Event{msg("c1", i, time.Now()), msg("c2", i, time.Now())}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "c2 delivered while c1 waits", func() bool { return len(g.texts("c2")) == 4 })
+	time.Sleep(50 * time.Millisecond) // processing passes run meanwhile
+	if got := g.texts("c1"); len(got) != 0 {
+		t.Fatalf("c1 delivered %v while its first message was in flight", got)
+	}
+	if st, err := h.st.Stats(ctx); err != nil || st.InboxPending != 5 {
+		t.Fatalf("inbox pending = %+v, %v; want c1's 5 events pending while held", st, err)
+	}
+	close(g.release)
+	eventually(t, "c1 delivered", func() bool { return len(g.texts("c1")) == 5 })
+	if got := fmt.Sprint(g.texts("c1")); got != "[c1 #0 c1 #1 c1 #2 c1 #3 c1 #4]" {
+		t.Fatalf("c1 got %s (order broken)", got)
+	}
+}
+
+// TestCloseCompletesDirectDeliveries: a direct delivery in flight at a
+// graceful stop finishes and its event is completed, so that the next
+// start does not send it again.
+func TestCloseCompletesDirectDeliveries(t *testing.T) {
+	g := &gatedCC{fakeCC: newCC(), customer: "c1", entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h := startWith(t, g, 0, time.Hour)
+	ctx := context.Background()
+	if err := h.r.Inbox().Accept(ctx, []event.Event{msg("c1", 0, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	closed := make(chan struct{})
+	go func() { h.r.Close(); close(closed) }()
+	time.Sleep(20 * time.Millisecond)
+	close(g.release)
+	<-closed
+	if got := g.texts("c1"); len(got) != 1 {
+		t.Fatalf("delivered %v, want the message in flight", got)
+	}
+	if st, err := h.st.Stats(ctx); err != nil || st.InboxPending != 0 {
+		t.Fatalf("after Close: %+v, %v; want its event completed", st, err)
 	}
 }

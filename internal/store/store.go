@@ -60,6 +60,10 @@ type OutboxMessage struct {
 	CreatedAt time.Time
 	// ExternalID is the id the destination assigned, once delivered.
 	ExternalID string
+	// DeadLetter, when set on a message being enqueued, is why it can never
+	// be delivered (a direct delivery that failed for good): it goes
+	// straight to the dead letters with its sealed payload.
+	DeadLetter string
 }
 
 // Completion records that an inbox event was processed, and what it
@@ -72,6 +76,11 @@ type Completion struct {
 	// Sessions lists secure-session states the event produced, saved in
 	// the same transaction as the outbox messages (see SessionRecord).
 	Sessions []SessionRecord
+	// PeerConversationID is the contact centre's id of the event's
+	// conversation, when delivering the event reported it (a direct
+	// delivery, which has no outbox row to carry it); it is remembered on
+	// the conversation, as Delivery.PeerConversationID is.
+	PeerConversationID string
 }
 
 // Claim bounds the claim CompleteAndClaim makes: at most Limit messages
@@ -149,7 +158,9 @@ type Delivery struct {
 // DeadLetter is a message that will never be delivered, kept sealed for an
 // operator to inspect or replay.
 type DeadLetter struct {
-	ID             int64
+	ID int64
+	// OutboxID is the outbox row it was moved from; 0 for a message that
+	// was dead-lettered as it was enqueued (OutboxMessage.DeadLetter).
 	OutboxID       int64
 	Lane           string
 	Destination    string
@@ -193,7 +204,9 @@ type Store interface {
 	PendingInbox(ctx context.Context, readyBefore time.Time, afterID int64, limit int) ([]InboxEvent, error)
 	// CompleteInbox atomically marks events processed, enqueues the
 	// outbox messages they produced (ignoring idempotency keys already
-	// present), and records activity on their conversations. Once it
+	// present; Attempts and NextAttemptAt as given, a message with
+	// DeadLetter dead-lettered), and records activity on their
+	// conversations. Once it
 	// returns, PendingInbox no longer returns the events, even after a
 	// crash; their payloads are erased then or shortly after.
 	CompleteInbox(ctx context.Context, now time.Time, done []Completion) error
@@ -204,6 +217,9 @@ type Store interface {
 	// caller can deliver them without reading them back.
 	CompleteAndClaim(ctx context.Context, now time.Time, done []Completion, claim Claim) ([]OutboxMessage, error)
 
+	// PendingLanes reports which of lanes have an undelivered message
+	// (due, leased or waiting for a retry).
+	PendingLanes(ctx context.Context, lanes []string) (map[string]bool, error)
 	// ClaimOutbox leases up to limit messages that are due at now and are
 	// each the oldest undelivered message of their lane, so that a lane
 	// never has two messages in flight. A lease expires after lease, after

@@ -99,7 +99,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	db, err := openFile(ctx, path, "migrations", hotStatements{
 		writes: []string{qEnqueue, qTouch, qClaim, qLease, qMarkDelivered, qPeer, qJournal, qTrimJournal},
-		reads:  []string{qClaimable},
+		reads:  []string{qClaimable, qPendingLanes},
 	})
 	if err != nil {
 		in.Close()
@@ -534,7 +534,18 @@ func (db *DB) CompleteAndClaim(ctx context.Context, now time.Time, done []store.
 					return fmt.Errorf("sqlite: complete inbox: %w", err)
 				}
 			}
+			if c.PeerConversationID != "" && db.peers.changed(conv, c.PeerConversationID) {
+				if err := db.notePeer(ctx, tx, conv, c.PeerConversationID, now); err != nil {
+					return err
+				}
+			}
 			for _, m := range c.Outbox {
+				if m.DeadLetter != "" {
+					if err := db.enqueueDeadLetter(ctx, tx, m, now); err != nil {
+						return err
+					}
+					continue
+				}
 				next := m.NextAttemptAt
 				if next.IsZero() {
 					next = now
@@ -607,7 +618,7 @@ func (db *DB) journal(ctx context.Context, tx *sql.Tx, ids string, trim int64, r
 func enqueue(ctx context.Context, enq *sql.Stmt, m store.OutboxMessage, next, now time.Time, lease int64) (int64, bool, error) {
 	var id, leasedUntil int64
 	err := enq.QueryRowContext(ctx, m.Lane, m.Destination, m.Kind, m.IdempotencyKey, m.Conversation, m.Ref, m.Payload,
-		ms(next), ms(now), lease).Scan(&id, &leasedUntil)
+		ms(next), ms(now), lease, m.Attempts).Scan(&id, &leasedUntil)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil // already enqueued
 	}
@@ -615,6 +626,70 @@ func enqueue(ctx context.Context, enq *sql.Stmt, m store.OutboxMessage, next, no
 		return 0, false, fmt.Errorf("sqlite: enqueue outbox: %w", err)
 	}
 	return id, leasedUntil != 0, nil
+}
+
+// enqueueDeadLetter stores a message that failed for good before it was
+// ever enqueued straight into the dead letters. A key already in the
+// outbox is ignored, as enqueue ignores it.
+func (db *DB) enqueueDeadLetter(ctx context.Context, tx *sql.Tx, m store.OutboxMessage, now time.Time) error {
+	var one int
+	switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM outbox WHERE idempotency_key = ?`, m.IdempotencyKey).Scan(&one); {
+	case err == nil:
+		return nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("sqlite: dead letter: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO dead_letters
+		(outbox_id, lane, destination, kind, idempotency_key, conversation, payload, attempts, reason, created_at)
+		VALUES (0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, m.Lane, m.Destination, m.Kind, m.IdempotencyKey, m.Conversation,
+		m.Payload, m.Attempts, m.DeadLetter, ms(now)); err != nil {
+		return fmt.Errorf("sqlite: dead letter: %w", err)
+	}
+	return nil
+}
+
+// notePeer remembers a conversation's contact-centre id.
+func (db *DB) notePeer(ctx context.Context, tx *sql.Tx, conv, peer string, at time.Time) error {
+	q, err := db.stmt(ctx, tx, qPeer)
+	if err != nil {
+		return err
+	}
+	if _, err := q.ExecContext(ctx, conv, peer, ms(at), ms(at)); err != nil {
+		return fmt.Errorf("sqlite: conversation peer: %w", err)
+	}
+	return nil
+}
+
+// PendingLanes implements store.Store.
+func (db *DB) PendingLanes(ctx context.Context, lanes []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	if len(lanes) == 0 {
+		return out, nil
+	}
+	ctx, err := hot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending lanes: %w", err)
+	}
+	list, err := json.Marshal(lanes)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending lanes: %w", err)
+	}
+	rows, err := db.query(ctx, qPendingLanes, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: pending lanes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var lane string
+		if err := rows.Scan(&lane); err != nil {
+			return nil, fmt.Errorf("sqlite: pending lanes: %w", err)
+		}
+		out[lane] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: pending lanes: %w", err)
+	}
+	return out, nil
 }
 
 // idList renders n ids as a JSON array, for json_each.
@@ -653,10 +728,12 @@ const (
 	// other pending row shares its lane: being the newest, it is then the
 	// lane's head.
 	qEnqueue = `INSERT INTO outbox
-			(lane, destination, kind, idempotency_key, conversation, ref, payload, next_attempt_at, created_at, lease_until)
+			(lane, destination, kind, idempotency_key, conversation, ref, payload, next_attempt_at, created_at, lease_until, attempts)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, CASE WHEN ?10 <> 0 AND NOT EXISTS
-				(SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = ?1) THEN ?10 ELSE 0 END)
+				(SELECT 1 FROM outbox p INDEXED BY outbox_pending WHERE p.state = 0 AND p.lane = ?1) THEN ?10 ELSE 0 END, ?11)
 			ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, lease_until`
+	qPendingLanes = `SELECT DISTINCT lane FROM outbox INDEXED BY outbox_pending
+			WHERE state = 0 AND lane IN (SELECT value FROM json_each(?))`
 	qTouch = `INSERT INTO conversations (key, created_at, last_activity_at) VALUES (?, ?, ?)
 			ON CONFLICT (key) DO UPDATE SET last_activity_at = excluded.last_activity_at`
 	// qClaim walks unleased rows in id order, then expired leases: the

@@ -41,6 +41,8 @@ func Run(t *testing.T, open Opener) {
 		{"Stats", testStats},
 		{"SessionsSavedWithCompletion", testSessions},
 		{"DeliverByKeyAndRecoverLeases", testDeliverByKeyAndRecoverLeases},
+		{"PendingLanes", testPendingLanes},
+		{"CompleteInboxSettledOutcomes", testCompleteSettled},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -550,5 +552,67 @@ func testDeliverByKeyAndRecoverLeases(t *testing.T, s store.Store) {
 	later, err := s.ClaimOutbox(ctx, t0.Add(21*time.Second), time.Minute, 10)
 	if err != nil || len(later) != 1 || later[0].IdempotencyKey != "wa-1" {
 		t.Fatalf("claimable after the hold = %+v, %v; want only wa-1", later, err)
+	}
+}
+
+func testPendingLanes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	later := out("genesys", "c3", "c3-1")
+	later.NextAttemptAt = t0.Add(time.Hour) // waiting for a retry still counts
+	seedOutbox(t, s, out("genesys", "c1", "a1"), out("genesys", "c2", "b1"), later)
+	got := claim(t, s, t0) // a1 and b1 leased: in flight still counts
+	for _, m := range got {
+		if m.IdempotencyKey == "b1" {
+			must(t, s.MarkDelivered(ctx, []store.Delivery{{ID: m.ID, At: t0}}))
+		}
+	}
+	busy, err := s.PendingLanes(ctx, []string{"genesys/c1", "genesys/c2", "genesys/c3", "genesys/c4", "whatsapp/c1"})
+	must(t, err)
+	if fmt.Sprint(busy) != "map[genesys/c1:true genesys/c3:true]" {
+		t.Fatalf("PendingLanes = %v, want c1 (leased) and c3 (waiting for a retry)", busy)
+	}
+	if busy, err := s.PendingLanes(ctx, nil); err != nil || len(busy) != 0 {
+		t.Fatalf("PendingLanes(nil) = %v, %v", busy, err)
+	}
+}
+
+// testCompleteSettled: a completion may carry outcomes already known: a
+// message that failed for good goes straight to the dead letters, a failed
+// one keeps its attempt count and retry time, and the contact centre's
+// conversation id a delivery reported is remembered.
+func testCompleteSettled(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	_, err := s.AppendInbox(ctx, []store.InboxEvent{ev("whatsapp", "e1", "c1", t0), ev("whatsapp", "e2", "c2", t0), ev("whatsapp", "e3", "c3", t0)})
+	must(t, err)
+	evs := pending(t, s, t0)
+	dead := out("genesys", "c1", "k-dead")
+	dead.Attempts, dead.DeadLetter = 1, "http 400: invalid recipient"
+	retry := out("genesys", "c2", "k-retry")
+	retry.Attempts, retry.NextAttemptAt = 1, t0.Add(time.Minute)
+	must(t, s.CompleteInbox(ctx, t0, []store.Completion{
+		{InboxID: evs[0].ID, Outbox: []store.OutboxMessage{dead}},
+		{InboxID: evs[1].ID, Outbox: []store.OutboxMessage{retry}},
+		{InboxID: evs[2].ID, PeerConversationID: "gc-3"},
+	}))
+	if got := len(pending(t, s, t0)); got != 0 {
+		t.Fatalf("%d events still pending", got)
+	}
+	dl, err := s.DeadLetters(ctx, 10)
+	must(t, err)
+	if len(dl) != 1 || dl[0].IdempotencyKey != "k-dead" || dl[0].OutboxID != 0 || dl[0].Attempts != 1 ||
+		dl[0].Reason != "http 400: invalid recipient" || string(dl[0].Payload) != "sealed:k-dead" || dl[0].Lane != "genesys/c1" {
+		t.Fatalf("dead letters = %+v", dl)
+	}
+	if got := claim(t, s, t0); len(got) != 0 {
+		t.Fatalf("claimed %v before the retry time (and the dead letter must not be claimable)", keys(got))
+	}
+	got := claim(t, s, t0.Add(time.Minute))
+	if fmt.Sprint(keys(got)) != "[k-retry]" || got[0].Attempts != 1 {
+		t.Fatalf("claim at the retry time = %+v", got)
+	}
+	c, err := s.Conversation(ctx, "c3")
+	must(t, err)
+	if c.PeerConversationID != "gc-3" {
+		t.Fatalf("peer conversation id = %q, want gc-3", c.PeerConversationID)
 	}
 }
