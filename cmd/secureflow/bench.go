@@ -440,7 +440,11 @@ func runIdleBench(ctx context.Context, w io.Writer, o idleBenchOptions) error {
 	go s.Run(runCtx)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}, Timeout: 30 * time.Second}
 	gw := loadTarget{url: s.URL() + "/webhooks/whatsapp", secret: s.appSecret, client: hc}
+	received := s.GC.Stats().Received
 	st := closedLoop(ctx, gw, "seed", o.Conversations, o.Conversations, 64, "seed")
+	// Seeded once the contact centre has every message and every event is
+	// completed (a message delivered directly leaves no outbox row).
+	deadline := time.Now().Add(10 * time.Minute)
 	for {
 		stats, err := s.Store().Stats(ctx)
 		if err != nil {
@@ -448,10 +452,16 @@ func runIdleBench(ctx context.Context, w io.Writer, o idleBenchOptions) error {
 			s.Close()
 			return err
 		}
-		if stats.OutboxDelivered >= int64(o.Conversations) {
-			fmt.Fprintf(w, "seeded: %d conversations, %d inbox rows, %d delivered outbox rows (%d errors)\n",
+		if s.GC.Stats().Received-received >= int64(o.Conversations) && stats.InboxPending == 0 && stats.OutboxPending == 0 {
+			fmt.Fprintf(w, "seeded: %d conversations, %d inbox rows, %d outbox rows (%d errors)\n",
 				stats.Conversations, stats.InboxDone, stats.OutboxDelivered, st.Errors)
 			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			s.Close()
+			return fmt.Errorf("seeding: %d of %d messages forwarded, %d events pending", s.GC.Stats().Received-received,
+				o.Conversations, stats.InboxPending)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -243,24 +243,16 @@ func (p *processor) flush(ctx context.Context) error {
 // direct delivers a message that has no outbox row, on a slot already
 // reserved, and reports its outcome.
 func (d *dispatcher) direct(j directJob, report func(directResult)) {
-	d.wg.Add(1)
-	go func() {
-		defer func() {
-			<-d.slots
-			d.wg.Done()
-		}()
-		d.running <- struct{}{}
-		d.metrics.InFlight.Inc()
+	var res directResult
+	d.onWorker(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), d.timeout)
+		defer cancel()
 		m := store.OutboxMessage{Destination: j.item.dest, Kind: j.item.kind, IdempotencyKey: j.item.key, Conversation: j.row.Conversation}
 		_, peer, err := d.send(ctx, m, j.item.cmd)
-		cancel()
-		d.metrics.InFlight.Dec()
-		<-d.running
 		if err == nil {
 			d.metrics.Delivered.WithLabelValues(m.Destination, m.Kind).Inc()
 			d.metrics.DeliveryLatency.WithLabelValues(m.Destination).Observe(d.now().Sub(j.created).Seconds())
 		}
-		report(directResult{job: j, peer: peer, err: err})
-	}()
+		res = directResult{job: j, peer: peer, err: err}
+	}, func() { report(res) })
 }

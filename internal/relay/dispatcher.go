@@ -121,6 +121,12 @@ func (d *dispatcher) release(n int) {
 // is free (waiting goroutines are served in arrival order). c is its
 // command when the caller has it decoded (nil: decode the payload).
 func (d *dispatcher) start(m store.OutboxMessage, c *command) {
+	d.onWorker(func() { d.deliver(m, c) }, nil)
+}
+
+// onWorker runs work on a slot already taken, once a worker is free, then
+// after (if any) once the worker is free again.
+func (d *dispatcher) onWorker(work, after func()) {
 	d.wg.Add(1)
 	go func() {
 		defer func() {
@@ -129,11 +135,12 @@ func (d *dispatcher) start(m store.OutboxMessage, c *command) {
 		}()
 		d.running <- struct{}{}
 		d.metrics.InFlight.Inc()
-		defer func() {
-			d.metrics.InFlight.Dec()
-			<-d.running
-		}()
-		d.deliver(m, c)
+		work()
+		d.metrics.InFlight.Dec()
+		<-d.running
+		if after != nil {
+			after()
+		}
 	}()
 }
 
