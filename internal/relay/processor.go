@@ -231,7 +231,9 @@ func (p *processor) runOnce(ctx context.Context) (bool, error) {
 		}
 		out, err := p.sealAll(conv, r.items)
 		if err != nil {
+			p.disp.release(len(directs))
 			p.carry = results
+			p.cursor = 0
 			return false, err
 		}
 		for _, m := range out {
