@@ -429,17 +429,25 @@ func (g *gatedCC) SendMessage(ctx context.Context, m genesys.InboundMessage) (ge
 	return g.fakeCC.SendMessage(ctx, m)
 }
 
+// startHeld starts a relay whose contact centre holds customer's sends,
+// sends customer's message #0 and returns once its send has started.
+func startHeld(t *testing.T, customer string) (*gatedCC, *harness) {
+	t.Helper()
+	g := &gatedCC{fakeCC: newCC(), customer: customer, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h := startWith(t, g, 0, time.Hour)
+	if err := h.r.Inbox().Accept(context.Background(), []event.Event{msg(customer, 0, time.Now())}); err != nil {
+		t.Fatal(err)
+	}
+	<-g.entered
+	return g, h
+}
+
 // TestDirectDeliveryHoldsTheConversation: while a conversation's message is
 // in flight outside the outbox, its later events wait (parked in memory,
 // pending in the store); other conversations go on.
 func TestDirectDeliveryHoldsTheConversation(t *testing.T) {
-	g := &gatedCC{fakeCC: newCC(), customer: "c1", entered: make(chan struct{}, 1), release: make(chan struct{})}
-	h := startWith(t, g, 0, time.Hour)
+	g, h := startHeld(t, "c1")
 	ctx := context.Background()
-	if err := h.r.Inbox().Accept(ctx, []event.Event{msg("c1", 0, time.Now())}); err != nil {
-		t.Fatal(err)
-	}
-	<-g.entered
 	for i := 1; i < 5; i++ {
 		if err := h.r.Inbox().Accept(ctx, []event.Event{msg("c1", i, time.Now()), msg("c2", i, time.Now())}); err != nil {
 			t.Fatal(err)
@@ -464,13 +472,8 @@ func TestDirectDeliveryHoldsTheConversation(t *testing.T) {
 // graceful stop finishes and its event is completed, so that the next
 // start does not send it again.
 func TestCloseCompletesDirectDeliveries(t *testing.T) {
-	g := &gatedCC{fakeCC: newCC(), customer: "c1", entered: make(chan struct{}, 1), release: make(chan struct{})}
-	h := startWith(t, g, 0, time.Hour)
+	g, h := startHeld(t, "c1")
 	ctx := context.Background()
-	if err := h.r.Inbox().Accept(ctx, []event.Event{msg("c1", 0, time.Now())}); err != nil {
-		t.Fatal(err)
-	}
-	<-g.entered
 	closed := make(chan struct{})
 	go func() { h.r.Close(); close(closed) }()
 	time.Sleep(20 * time.Millisecond)
